@@ -1,0 +1,242 @@
+"""Scanner benchmark: detection quality on the seeded corpus and speed per OCR engine.
+
+    python -m benchmarks.scan            # full run: numbers into README.md and results JSON
+
+Quality: precision and recall per detector over the corpus (positives are re-photographed
+pages and files, negatives are hard negatives that must stay clean), and the false-alert
+rate on the hard negatives. Speed: p50/p95 latency per file on one core, files/s on all
+cores, and peak RSS per worker process; plus p50/p95 on true 12-megapixel phone photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.readme import update_readme
+from detectors import ScanConfig, Scanner, load_config
+from detectors.policy import fired
+from tests.corpus import generate
+
+OUT = Path(__file__).resolve().parent / "out"
+DETECTORS = (
+    "classification_marking",
+    "handling_marking",
+    "document_header",
+    "red_header",
+    "seal",
+    "personal_data",
+)
+
+
+@dataclass
+class ItemResult:
+    path: str
+    expect: dict[str, bool]
+    negative: bool
+    fired: list[str]
+    verdict: str
+    error: str | None
+    ms: int
+
+
+@dataclass
+class EngineRun:
+    engine: str
+    items: list[ItemResult] = field(default_factory=list)
+    wall_s: float = 0.0
+    workers: int = 1
+    peak_rss_mb: float = 0.0
+
+
+_scanner: Scanner | None = None  # one per worker process
+
+
+def _init(engine: str, config: ScanConfig) -> None:
+    global _scanner
+    _scanner = Scanner(config, engine_name=engine)
+    _scanner.engine  # load the models before the clock starts  # noqa: B018
+
+
+def _scan_one(item: dict[str, Any]) -> tuple[ItemResult, float]:
+    assert _scanner is not None
+    report = _scanner.scan_path(item["path"])
+    names = fired(report.findings, _scanner.config.policy.min_confidence)
+    result = ItemResult(
+        path=item["path"],
+        expect=item["expect"],
+        negative=item["negative"],
+        fired=sorted(n for n in names if ":" not in n),
+        verdict=report.verdict.label,
+        error=report.error,
+        ms=report.timings_ms["total"],
+    )
+    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_engine(engine: str, items: list[dict[str, Any]], workers: int) -> EngineRun:
+    config = load_config()
+    run = EngineRun(engine=engine, workers=workers)
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=(engine, config)) as pool:
+        for result, rss in pool.map(_scan_one, items, chunksize=1):
+            run.items.append(result)
+            run.peak_rss_mb = max(run.peak_rss_mb, rss)
+    run.wall_s = time.perf_counter() - started
+    return run
+
+
+def quality(run: EngineRun) -> dict[str, Any]:
+    per_detector = {}
+    for name in DETECTORS:
+        tp = sum(1 for r in run.items if r.expect.get(name) and name in r.fired)
+        fn = sum(1 for r in run.items if r.expect.get(name) and name not in r.fired)
+        fp = sum(1 for r in run.items if not r.expect.get(name) and name in r.fired)
+        per_detector[name] = {
+            "support": tp + fn,
+            "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+            "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+        }
+    negatives = [r for r in run.items if r.negative]
+    alerts = [r for r in negatives if r.verdict != "clean"]
+    positives = [r for r in run.items if any(r.expect.values())]
+    return {
+        "detectors": per_detector,
+        "hard_negatives": len(negatives),
+        "false_alert_rate": round(len(alerts) / len(negatives), 4) if negatives else None,
+        "false_alerts": [r.path for r in alerts],
+        "positives": len(positives),
+        "errors": [f"{r.path}: {r.error}" for r in run.items if r.error],
+    }
+
+
+def speed(run: EngineRun) -> dict[str, Any]:
+    ms = sorted(r.ms for r in run.items)
+    return {
+        "files": len(ms),
+        "p50_ms": round(statistics.median(ms)),
+        "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))]),
+        "files_per_s": round(len(ms) / run.wall_s, 2),
+        "workers": run.workers,
+        "peak_rss_mb": round(run.peak_rss_mb),
+    }
+
+
+def misses(run: EngineRun) -> list[str]:
+    """Items where an expected detector stayed silent: what to look at first."""
+    out = []
+    for r in run.items:
+        missed = [n for n in DETECTORS if r.expect.get(n) and n not in r.fired]
+        extra = [n for n in DETECTORS if not r.expect.get(n) and n in r.fired]
+        if missed or extra:
+            out.append(f"{r.path}: missed={missed} extra={extra} verdict={r.verdict}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--positives", type=int, default=220)
+    parser.add_argument("--negatives", type=int, default=160)
+    parser.add_argument("--photos-12mp", type=int, default=30)
+    parser.add_argument("--engines", default="rapidocr,tesseract")
+    parser.add_argument(
+        "--tesseract-limit", type=int, default=120, help="items for the slow engine"
+    )
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+
+    corpus = _corpus(OUT / f"corpus-{args.seed}", args.seed, args.positives, args.negatives)
+    photos = _corpus(OUT / f"photos12-{args.seed}", args.seed + 1, args.photos_12mp, 0, 12.0)
+    results: dict[str, Any] = {"corpus": {"seed": args.seed, "items": len(corpus)}, "engines": {}}
+    for engine in args.engines.split(","):
+        items = corpus if engine == "rapidocr" else _spread(corpus, args.tesseract_limit)
+        run = run_engine(engine, items, args.workers)
+        one_core = run_engine(engine, photos, 1)
+        results["engines"][engine] = {
+            "quality": quality(run),
+            "corpus_speed": speed(run),
+            "photo_12mp_one_core": speed(one_core),
+        }
+        (OUT / f"misses-{engine}.txt").write_text("\n".join(misses(run)) + "\n")
+        print(json.dumps({engine: results["engines"][engine]}, ensure_ascii=False, indent=1))
+    (OUT / "scan-results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    if not args.no_readme:
+        update_readme("scan", render_markdown(results))
+    return 0
+
+
+def _corpus(
+    folder: Path, seed: int, positives: int, negatives: int, megapixels: float | None = None
+) -> list[dict[str, Any]]:
+    manifest = folder / "manifest.jsonl"
+    if not manifest.exists():
+        generate(
+            folder,
+            seed=seed,
+            positives=positives,
+            negatives=negatives,
+            files=megapixels is None,
+            photo_megapixels=megapixels,
+        )
+    items = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    for item in items:
+        item["path"] = str(folder / item["path"])
+    return items
+
+
+def _spread(items: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """An evenly spread subset, so that the slow engine sees every kind of item."""
+    if len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"Corpus: seed {results['corpus']['seed']}, {results['corpus']['items']} items "
+        "(generated by `python -m tests.corpus`).",
+        "",
+        "| engine | files | p50 ms | p95 ms | files/s (all cores) | peak RSS MB | "
+        "12-MP photo p50 / p95 ms (1 core) | false alerts on hard negatives |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, r in results["engines"].items():
+        s, p, q = r["corpus_speed"], r["photo_12mp_one_core"], r["quality"]
+        rate = q["false_alert_rate"]
+        lines.append(
+            f"| {engine} | {s['files']} | {s['p50_ms']} | {s['p95_ms']} | {s['files_per_s']} | "
+            f"{max(s['peak_rss_mb'], p['peak_rss_mb'])} | {p['p50_ms']} / {p['p95_ms']} | "
+            f"{'n/a' if rate is None else f'{rate:.1%}'} of {q['hard_negatives']} |"
+        )
+    lines += ["", "| detector | " + " | ".join(
+        f"{e} recall | {e} precision" for e in results["engines"]) + " | support |"]
+    lines.append("|---|" + "---|---|" * len(results["engines"]) + "---|")
+    for name in DETECTORS:
+        cells = []
+        support = 0
+        for r in results["engines"].values():
+            d = r["quality"]["detectors"][name]
+            cells += [_fmt(d["recall"]), _fmt(d["precision"])]
+            support = max(support, d["support"])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {support} |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

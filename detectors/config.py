@@ -1,0 +1,247 @@
+"""Configuration of the scanner: data in `config/*.yaml`, validated once at start-up.
+
+Errors name the file and the key, so that a security office editing a marking list sees
+exactly what is wrong. The models are frozen (hashable), so detectors may cache what they
+compile from them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CONFIG_DIR_ENV = "LEAKSENTRY_CONFIG_DIR"
+
+
+class ConfigError(Exception):
+    """A config file is missing, unreadable or invalid; the message names file and key."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Limits(_Frozen):
+    max_file_bytes: int = Field(gt=0)
+    max_image_pixels: int = Field(gt=0)
+    max_pages: int = Field(gt=0)
+    max_archive_depth: int = Field(ge=0)
+    max_archive_members: int = Field(gt=0)
+    max_archive_total_bytes: int = Field(gt=0)
+    max_compression_ratio: float = Field(gt=1)
+    max_text_chars: int = Field(gt=0)
+
+
+class OcrSettings(_Frozen):
+    engine: Literal["rapidocr", "tesseract"]
+    threads: int = Field(ge=1)
+    det_max_side: int = Field(ge=320)
+    rec_char_budget: int = Field(ge=50)
+    min_line_confidence: float = Field(ge=0, le=1)
+    tesseract_lang: str
+
+
+class VisionSettings(_Frozen):
+    decode_max_side: int = Field(ge=640)
+    page_max_side: int = Field(ge=640)
+    min_page_area_ratio: float = Field(gt=0, lt=1)
+
+
+class LayoutSettings(_Frozen):
+    top_zone_ratio: float = Field(gt=0, le=1)
+    left_zone_ratio: float = Field(gt=0, le=1)
+    top_zone_lines: int = Field(ge=1)
+    bottom_zone_ratio: float = Field(gt=0, le=1)
+    alone_max_extra_chars: int = Field(ge=0)
+
+
+class RedSettings(_Frozen):
+    hue_low_max: int = Field(ge=0, le=180)
+    hue_high_min: int = Field(ge=0, le=180)
+    min_saturation: int = Field(ge=0, le=255)
+    min_value: int = Field(ge=0, le=255)
+
+
+class RedHeaderSettings(_Frozen):
+    band_ratio: float = Field(gt=0, le=1)
+    min_rule_width_ratio: float = Field(gt=0, le=1)
+    max_rule_height_ratio: float = Field(gt=0, le=1)
+    min_mark_height_ratio: float = Field(gt=0, le=1)
+    max_red_area_ratio: float = Field(gt=0, le=1)
+
+
+class SealSettings(_Frozen):
+    min_diameter_ratio: float = Field(gt=0, le=1)
+    max_diameter_ratio: float = Field(gt=0, le=1)
+    min_circularity: float = Field(gt=0, le=1)
+    min_ring_fill: float = Field(gt=0, le=1)
+    max_aspect: float = Field(ge=1)
+
+
+class PersonalDataSettings(_Frozen):
+    min_ids: int = Field(ge=1)
+    min_phones: int = Field(ge=1)
+    min_mixed: int = Field(ge=1)
+
+
+class ScanSettings(_Frozen):
+    limits: Limits
+    ocr: OcrSettings
+    vision: VisionSettings
+    layout: LayoutSettings
+    red: RedSettings
+    red_header: RedHeaderSettings
+    seal: SealSettings
+    personal_data: PersonalDataSettings
+
+
+class ClassificationMarkings(_Frozen):
+    levels: tuple[str, ...] = Field(min_length=1)
+    star_variants: tuple[str, ...] = Field(min_length=1)
+    periods: tuple[str, ...] = Field(min_length=1)
+    bare_level_confidence: float = Field(ge=0, le=1)
+
+
+class HandlingMarkings(_Frozen):
+    phrases: tuple[str, ...] = Field(min_length=1)
+    parenthesized: tuple[str, ...]
+    drafts: tuple[str, ...]
+    separators: str
+
+
+class PublicRelease(_Frozen):
+    parenthesized: tuple[str, ...] = Field(min_length=1)
+
+
+class Markings(_Frozen):
+    classification: ClassificationMarkings
+    handling: HandlingMarkings
+    public_release: PublicRelease
+
+
+class DocNumber(_Frozen):
+    open_brackets: str = Field(min_length=1)
+    close_brackets: str = Field(min_length=1)
+    max_agency_chars: int = Field(ge=1)
+    min_year: int
+    max_year: int
+
+
+class OrganMark(_Frozen):
+    suffixes: tuple[str, ...] = Field(min_length=1)
+    organ_words: tuple[str, ...] = Field(min_length=1)
+    max_chars: int = Field(ge=4)
+
+
+class Colophon(_Frozen):
+    cc_labels: tuple[str, ...]
+    main_labels: tuple[str, ...]
+    printed_suffix: str
+
+
+class Headers(_Frozen):
+    doc_number: DocNumber
+    organ_mark: OrganMark
+    issuer_labels: tuple[str, ...]
+    urgency: tuple[str, ...]
+    copy_number_digits: int = Field(ge=4, le=10)
+    colophon: Colophon
+    telegram_fields: tuple[str, ...]
+    min_features: int = Field(ge=1)
+
+
+class PolicyRule(_Frozen):
+    when: tuple[str, ...] = Field(min_length=1)
+    verdict: Literal["critical", "high", "medium", "low"]
+
+
+class PublicReleasePolicy(_Frozen):
+    when: str
+    lower_by: int = Field(ge=0, le=4)
+    floor: Literal["critical", "high", "medium", "low"]
+    unless: tuple[str, ...] = ()
+
+
+class Policy(_Frozen):
+    min_confidence: float = Field(ge=0, le=1)
+    rules: tuple[PolicyRule, ...] = Field(min_length=1)
+    public_release: PublicReleasePolicy
+
+
+class ScanConfig(_Frozen):
+    """Everything the scanner reads from `config/`."""
+
+    scan: ScanSettings
+    markings: Markings
+    headers: Headers
+    policy: Policy
+    source_dir: str = ""
+
+
+_FILES: dict[str, type[_Frozen]] = {
+    "scan": ScanSettings,
+    "markings": Markings,
+    "headers": Headers,
+    "policy": Policy,
+}
+
+
+def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config folder: the explicit one, else $LEAKSENTRY_CONFIG_DIR, else the repo's."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_DIR_ENV)
+    return Path(env) if env else DEFAULT_CONFIG_DIR
+
+
+def load_yaml(path: Path) -> dict[str, object]:
+    """Read one YAML mapping, with errors that name the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _validate(path: Path, model: type[_Frozen]) -> _Frozen:
+    try:
+        return model.model_validate(load_yaml(path))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+def load_config(directory: str | os.PathLike[str] | None = None) -> ScanConfig:
+    """Load and validate every scanner config file in `directory`."""
+    folder = config_dir(directory)
+    parts = {name: _validate(folder / f"{name}.yaml", model) for name, model in _FILES.items()}
+    config = ScanConfig.model_validate({**parts, "source_dir": str(folder)})
+    _check_policy_names(config)
+    return config
+
+
+def _check_policy_names(config: ScanConfig) -> None:
+    # Imported here: the detector registry imports this module for its types.
+    from detectors.registry import DETECTOR_NAMES
+
+    known = set(DETECTOR_NAMES)
+    conditions = [c for rule in config.policy.rules for c in rule.when]
+    conditions += [config.policy.public_release.when, *config.policy.public_release.unless]
+    for condition in conditions:
+        if condition.split(":", 1)[0] not in known:
+            raise ConfigError(
+                f"{config.source_dir}/policy.yaml: unknown detector {condition!r} "
+                f"(known: {', '.join(sorted(known))})"
+            )

@@ -1,0 +1,93 @@
+"""What a detector gets: one page, the config, and lazily derived views of the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.config import ScanConfig
+from detectors.model import BBox, Finding, Page, TextLine
+
+
+_RED_LINE_INK_SHARE = 0.06
+
+
+@dataclass
+class PageContext:
+    """One page under scan. Derived data (the red mask) is computed once, on first use."""
+
+    page: Page
+    config: ScanConfig
+    member: str | None = None
+    _line_index: dict[int, int] = field(default_factory=dict, init=False, repr=False)
+
+    def finding(
+        self,
+        detector: str,
+        label: str,
+        confidence: float,
+        evidence: str,
+        bbox: BBox | None = None,
+        **details: object,
+    ) -> Finding:
+        return Finding(
+            detector=detector,
+            label=label,
+            confidence=max(0.0, min(1.0, confidence)),
+            page=self.page.number,
+            evidence=evidence,
+            bbox=bbox,
+            member=self.member,
+            details=dict(details),
+        )
+
+    @cached_property
+    def red_mask(self) -> npt.NDArray[np.bool_] | None:
+        """Pixels of seal/header red on the page image, or None for a page without image."""
+        if self.page.image is None:
+            return None
+        from detectors.vision.color import red_mask
+
+        return red_mask(self.page.image, self.config.scan.red)
+
+    def is_red(self, line: TextLine) -> bool:
+        """Whether a line is printed in red: from the format's colour, else from the image."""
+        if line.color is not None:
+            return line.color == "red"
+        mask = self.red_mask
+        if mask is None or line.bbox is None:
+            return False
+        x0, y0, x1, y1 = line.bbox
+        box = mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
+        # Glyph strokes cover roughly 15-35 % of a text box; a red line is mostly red ink.
+        return box.size > 0 and float(box.mean()) >= _RED_LINE_INK_SHARE
+
+    # Layout. Lines with a box are placed by their box; lines without one (DOCX paragraphs,
+    # plain text) by their index, so "the top of the page" means "the first lines".
+
+    def index_of(self, line: TextLine) -> int:
+        if not self._line_index:
+            self._line_index.update({id(x): i for i, x in enumerate(self.page.lines)})
+        return self._line_index.get(id(line), len(self.page.lines))
+
+    def in_top_zone(self, line: TextLine) -> bool:
+        layout = self.config.scan.layout
+        if self.page.is_metadata:
+            return True
+        if line.bbox is not None and self.page.height:
+            return line.bbox[1] <= layout.top_zone_ratio * self.page.height
+        return self.index_of(line) < layout.top_zone_lines
+
+    def in_left_zone(self, line: TextLine) -> bool:
+        if line.bbox is None or not self.page.width:
+            return True
+        return line.bbox[0] <= self.config.scan.layout.left_zone_ratio * self.page.width
+
+    def in_bottom_zone(self, line: TextLine) -> bool:
+        layout = self.config.scan.layout
+        if line.bbox is not None and self.page.height:
+            return line.bbox[3] >= (1 - layout.bottom_zone_ratio) * self.page.height
+        return self.index_of(line) >= len(self.page.lines) - layout.top_zone_lines

@@ -1,0 +1,65 @@
+"""What extractors share: the limits they enforce and where they report partial problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from detectors.config import Limits
+from detectors.errors import LimitExceeded
+
+
+@dataclass
+class ExtractTally:
+    """Shared by every level of one extraction tree (a file and all that is nested in it)."""
+
+    warnings: list[str] = field(default_factory=list)
+    encrypted_sources: list[str] = field(default_factory=list)
+    pages_emitted: int = 0
+    pages_skipped: int = 0
+    bytes_unpacked: int = 0
+    members: int = 0
+
+
+@dataclass(frozen=True)
+class ExtractContext:
+    """Limits and the shared tally, seen from one container depth.
+
+    An extractor raises a `ScanError` for a problem with the whole input it was given. A
+    container (archive, Office file with embedded files) that meets a problem with one member
+    records it with `warn()` / `encrypted()` and goes on with the others.
+    """
+
+    limits: Limits
+    depth: int = 0
+    tally: ExtractTally = field(default_factory=ExtractTally)
+
+    def warn(self, source: str, message: str) -> None:
+        self.tally.warnings.append(f"{source}: {message}")
+
+    def encrypted(self, source: str) -> None:
+        self.tally.encrypted_sources.append(source)
+
+    def count_unpacked(self, size: int) -> None:
+        """Add uncompressed bytes and one member; raise past the caps (zip bombs)."""
+        self.tally.bytes_unpacked += size
+        self.tally.members += 1
+        if self.tally.bytes_unpacked > self.limits.max_archive_total_bytes:
+            raise LimitExceeded(
+                f"archive expands past {self.limits.max_archive_total_bytes} bytes"
+            )
+        if self.tally.members > self.limits.max_archive_members:
+            raise LimitExceeded(f"archive holds more than {self.limits.max_archive_members} files")
+
+    def nested(self) -> ExtractContext:
+        """The same tree one container level deeper."""
+        if self.depth + 1 > self.limits.max_archive_depth:
+            raise LimitExceeded(f"containers nested deeper than {self.limits.max_archive_depth}")
+        return ExtractContext(limits=self.limits, depth=self.depth + 1, tally=self.tally)
+
+    def take_page(self) -> bool:
+        """Whether one more page may be emitted under the page cap; counts skipped ones."""
+        if self.tally.pages_emitted >= self.limits.max_pages:
+            self.tally.pages_skipped += 1
+            return False
+        self.tally.pages_emitted += 1
+        return True

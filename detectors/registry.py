@@ -1,0 +1,37 @@
+"""The one list of detectors. Adding a detector is adding a module and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from detectors.context import PageContext
+from detectors.model import Finding
+from detectors.rules import (
+    classification_marking,
+    document_header,
+    handling_marking,
+    personal_data,
+    public_release,
+    red_header,
+    seal,
+)
+
+PageDetector = Callable[[PageContext], list[Finding]]
+
+PAGE_DETECTORS: dict[str, PageDetector] = {
+    module.NAME: module.detect
+    for module in (
+        classification_marking,
+        handling_marking,
+        public_release,
+        document_header,
+        red_header,
+        seal,
+        personal_data,
+    )
+}
+
+ENCRYPTED = "encrypted"
+"""Findings made by extraction itself: password-protected content to review."""
+
+DETECTOR_NAMES: tuple[str, ...] = (*PAGE_DETECTORS, ENCRYPTED, "known_document")

@@ -1,0 +1,41 @@
+"""Text helpers shared by the rule detectors: OCR-tolerant normalisation and "how it stands".
+
+A marking counts by how it stands on its line, not by the word: `leftover()` measures what
+else is on the line once the marking (and other markings) are taken away.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Punctuation and separators that never make a line "prose". NFKC has already folded
+# full-width forms (，：（） etc.) into ASCII where Unicode defines a compatibility form.
+_NEUTRAL = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """NFKC-fold and drop whitespace: OCR inserts spaces between CJK glyphs at random."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def leftover(text: str, spans: list[tuple[int, int]]) -> int:
+    """How many word characters of `text` lie outside `spans` (ignoring punctuation)."""
+    kept = []
+    last = 0
+    for start, end in sorted(spans):
+        kept.append(text[last:start])
+        last = max(last, end)
+    kept.append(text[last:])
+    return len(_NEUTRAL.sub("", "".join(kept)))
+
+
+def char_class(chars: str) -> str:
+    """A regex character class that matches any of `chars` literally."""
+    return "[" + "".join(re.escape(c) for c in dict.fromkeys(chars)) + "]"
+
+
+def alternation(words: tuple[str, ...] | list[str]) -> str:
+    """A regex alternation of literal words, longest first so that 内部资料 beats 内部."""
+    ordered = sorted({normalize(w) for w in words if w.strip()}, key=len, reverse=True)
+    return "(?:" + "|".join(re.escape(w) for w in ordered) + ")"

@@ -1,0 +1,95 @@
+"""绝密 / 机密 / 秘密 with ★ and a period: the national classification marking (GB/T 9704).
+
+Counts when it stands as a marking: alone on its line (份号 and 紧急程度 may share the line),
+or as the field 密级：机密. The same words inside prose (这是我们之间的秘密, 机密任务) do not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from detectors.config import ClassificationMarkings, Headers, ScanConfig
+from detectors.context import PageContext
+from detectors.model import Finding
+from detectors.rules._text import alternation, char_class, leftover, normalize
+
+NAME = "classification_marking"
+
+# Stars that are unmistakable; the other variants are OCR misreads (女, 大, *) and are only
+# accepted before a strict period, so that 秘密女孩 in a novel does not become 秘密★.
+_TRUE_STARS = "★☆✩✭✮✯⭐"
+_STRICT_PERIOD = r"\d{1,2}[年月]|\d{1,2}个月|长期|启用前"
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    starred: re.Pattern[str]
+    misread_star: re.Pattern[str]
+    no_star: re.Pattern[str]
+    field: re.Pattern[str]
+    bare: re.Pattern[str]
+    companions: re.Pattern[str]
+
+
+@lru_cache(maxsize=8)
+def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
+    levels = alternation(markings.levels)
+    periods = "|".join(f"(?:{p})" for p in markings.periods)
+    true_stars = char_class(_TRUE_STARS)
+    misread = char_class("".join(s for s in markings.star_variants if s not in _TRUE_STARS))
+    # What may share a marking's line: the copy number, the urgency, other markings.
+    companions = rf"\d{{{headers.copy_number_digits}}}|{alternation(headers.urgency)}"
+    return _Patterns(
+        starred=re.compile(rf"(?P<level>{levels}){true_stars}(?P<period>{periods})?"),
+        misread_star=re.compile(rf"(?P<level>{levels}){misread}(?P<period>{_STRICT_PERIOD})"),
+        no_star=re.compile(rf"(?P<level>{levels})(?P<period>{_STRICT_PERIOD})"),
+        field=re.compile(rf"密级[:：]?(?P<level>{levels})"),
+        bare=re.compile(rf"(?P<level>{levels})"),
+        companions=re.compile(companions),
+    )
+
+
+@lru_cache(maxsize=8)
+def marking_pattern(markings: ClassificationMarkings) -> re.Pattern[str]:
+    """Any classification marking (level, optional star, optional period), for other rules
+    that must tell a marking sharing a line from prose around it."""
+    stars = char_class("".join(markings.star_variants))
+    periods = "|".join(f"(?:{p})" for p in markings.periods)
+    return re.compile(rf"{alternation(markings.levels)}{stars}?(?:{periods})?")
+
+
+def detect(ctx: PageContext) -> list[Finding]:
+    config: ScanConfig = ctx.config
+    patterns = _patterns(config.markings.classification, config.headers)
+    max_extra = config.scan.layout.alone_max_extra_chars
+    findings = []
+    for line in ctx.page.lines:
+        text = normalize(line.text)
+        if not text:
+            continue
+        side = [m.span() for m in patterns.companions.finditer(text)]
+        for pattern, confidence, needs_top in (
+            (patterns.starred, 0.97, False),
+            (patterns.field, 0.93, False),
+            (patterns.misread_star, 0.9, False),
+            (patterns.no_star, 0.85, True),
+            (patterns.bare, config.markings.classification.bare_level_confidence, True),
+        ):
+            match = pattern.search(text)
+            if match is None or leftover(text, [match.span(), *side]) > max_extra:
+                continue
+            if needs_top and not (ctx.in_top_zone(line) and ctx.in_left_zone(line)):
+                continue
+            findings.append(
+                ctx.finding(
+                    NAME,
+                    match.group("level"),
+                    confidence * min(1.0, 0.5 + line.confidence),
+                    line.text.strip(),
+                    line.bbox,
+                )
+            )
+            break
+    return findings

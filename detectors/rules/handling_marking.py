@@ -1,0 +1,107 @@
+"""Markings that are not national-secret levels: 内部, 注意保存, 工作秘密, 讨论稿, （此件不公开）…
+
+There is no national rule for them, so the words come from `config/markings.yaml`. They count
+by how they stand: alone on a line (several may share it: 内部，注意保存), a note in
+parentheses on its own line, or a draft state closing a title (《…通告（讨论稿）》).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from detectors.config import ClassificationMarkings, HandlingMarkings, Headers, ScanConfig
+from detectors.context import PageContext
+from detectors.model import Finding, TextLine
+from detectors.rules._text import alternation, leftover, normalize
+from detectors.rules.classification_marking import marking_pattern
+
+NAME = "handling_marking"
+
+# Short, common words that are markings only where markings stand (top or bottom of a page).
+_AMBIGUOUS = frozenset({"内部", "草稿", "初稿", "修改稿", "敏感信息"})
+_TITLE_END = re.compile(
+    r"(通知|通告|通报|公告|意见|办法|方案|规定|规划|报告|细则|条例|决定|纪要|请示|批复|函|要点|计划|"
+    r"名单|清单|说明|预案|制度|规则|安排|指南|标准|措施)[》>」]?$"
+)
+
+
+_SENTENCE_PUNCTUATION = re.compile(r"[,.;:!?，。；：！？]")
+_MAX_TITLE_CHARS = 48
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    token: re.Pattern[str]
+    note: re.Pattern[str]
+    draft_suffix: re.Pattern[str]
+    companions: re.Pattern[str]
+
+
+@lru_cache(maxsize=8)
+def _patterns(
+    handling: HandlingMarkings, headers: Headers, classification: ClassificationMarkings
+) -> _Patterns:
+    phrases = alternation((*handling.phrases, *handling.drafts))
+    notes = alternation(handling.parenthesized)
+    drafts = alternation(handling.drafts)
+    return _Patterns(
+        token=re.compile(phrases),
+        note=re.compile(rf"[(\[【〔<《]{notes}[)\]】〕>》]"),
+        draft_suffix=re.compile(rf"^(?P<title>.{{4,}}?)[(\[【〔]?(?P<draft>{drafts})[)\]】〕]?[》>」]?$"),
+        companions=re.compile(
+            rf"{marking_pattern(classification).pattern}|\d{{{headers.copy_number_digits}}}|"
+            + alternation(headers.urgency)
+        ),
+    )
+
+
+def detect(ctx: PageContext) -> list[Finding]:
+    config: ScanConfig = ctx.config
+    patterns = _patterns(
+        config.markings.handling, config.headers, config.markings.classification
+    )
+    findings: list[Finding] = []
+    for line in ctx.page.lines:
+        text = normalize(line.text)
+        if text:
+            findings += _line_findings(ctx, line, text, patterns)
+    return findings
+
+
+def _line_findings(
+    ctx: PageContext, line: TextLine, text: str, patterns: _Patterns
+) -> list[Finding]:
+    max_extra = ctx.config.scan.layout.alone_max_extra_chars
+    notes = list(patterns.note.finditer(text))
+    tokens = list(patterns.token.finditer(text))
+    others = [m.span() for m in patterns.companions.finditer(text)]
+    spans = [m.span() for m in (*notes, *tokens)] + others
+    if (notes or tokens) and leftover(text, spans) <= max_extra:
+        return [_marking(ctx, line, m.group(0).strip("()[]【】〔〕<>《》")) for m in notes + tokens]
+    draft = patterns.draft_suffix.match(text)
+    if draft and _is_title(draft.group("title")):
+        return [ctx.finding(NAME, draft.group("draft"), 0.9, line.text.strip(), line.bbox)]
+    return []
+
+
+def _is_title(text: str) -> bool:
+    """A document title, not the tail of a sentence that quotes one (…擅自将《…通告》)."""
+    text = text.rstrip("()[]【】〔〕")
+    if _SENTENCE_PUNCTUATION.search(text) or len(text) > _MAX_TITLE_CHARS:
+        return False
+    if "《" in text and not text.startswith("《"):
+        return False
+    return _TITLE_END.search(text) is not None
+
+
+def _marking(ctx: PageContext, line: TextLine, word: str) -> Finding:
+    where_markings_stand = ctx.in_top_zone(line) or ctx.in_bottom_zone(line)
+    if word in _AMBIGUOUS:
+        confidence = 0.9 if where_markings_stand else 0.45
+    else:
+        confidence = 0.92 if where_markings_stand else 0.8
+    return ctx.finding(
+        NAME, word, confidence * min(1.0, 0.5 + line.confidence), line.text.strip(), line.bbox
+    )

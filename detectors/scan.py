@@ -1,0 +1,175 @@
+"""The one entry point of the library: bytes in, a `ScanReport` out.
+
+scan = extract pages (by content sniffing) → OCR the pages that need it (after finding,
+rectifying and turning camera captures upright) → run every detector on every page →
+decide the verdict. A problem with the input ends up in the report, never as an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from detectors.config import ScanConfig
+from detectors.context import PageContext
+from detectors.errors import EncryptedContent, LimitExceeded, ScanError
+from detectors.extract import extract_pages, media_kind
+from detectors.extract.base import ExtractContext
+from detectors.model import Finding, Page, ScanReport
+from detectors.ocr import create_engine
+from detectors.ocr.base import OcrEngine
+from detectors.policy import decide
+from detectors.registry import ENCRYPTED, PAGE_DETECTORS
+from detectors.vision.capture import prepare_capture
+
+log = logging.getLogger(__name__)
+
+
+class Scanner:
+    """Scans files with one config and one OCR engine, loaded on first need and then reused."""
+
+    def __init__(
+        self,
+        config: ScanConfig,
+        *,
+        engine: OcrEngine | None = None,
+        engine_name: str | None = None,
+    ) -> None:
+        self.config = config
+        self._engine = engine
+        self._engine_name = engine_name
+
+    @property
+    def engine(self) -> OcrEngine:
+        if self._engine is None:
+            self._engine = create_engine(self.config.scan.ocr, self._engine_name)
+        return self._engine
+
+    def scan_path(self, path: str | os.PathLike[str]) -> ScanReport:
+        """Scan a file on disk; the size cap is checked before a byte is read."""
+        source = str(path)
+        limit = self.config.scan.limits.max_file_bytes
+        try:
+            size = Path(path).stat().st_size
+            if size > limit:
+                raise LimitExceeded(f"file of {size:,} bytes exceeds the {limit:,} byte cap")
+            data = Path(path).read_bytes()
+        except ScanError as exc:
+            return ScanReport(source=source, error=str(exc))
+        except OSError as exc:
+            return ScanReport(source=source, error=f"unreadable: {exc.strerror or exc}")
+        return self.scan(data, source)
+
+    def scan(self, data: bytes, filename: str | None = None) -> ScanReport:
+        started = time.perf_counter()
+        name = filename or "<bytes>"
+        report = ScanReport(source=name)
+        timings = {"extract": 0.0, "ocr": 0.0, "detect": 0.0}
+        ctx = ExtractContext(
+            limits=self.config.scan.limits,
+            decode_max_side=self.config.scan.vision.decode_max_side,
+        )
+        try:
+            report.media_type = media_kind(data, name)
+            for page in _timed_iter(extract_pages(data, name, ctx), timings, "extract"):
+                with _timer(timings, "ocr"):
+                    self._read(page)
+                with _timer(timings, "detect"):
+                    report.findings += self.detect_page(page, member=_member(page, name))
+                report.pages += 0 if page.is_metadata else 1
+        except EncryptedContent:
+            ctx.encrypted(name)
+        except ScanError as exc:
+            report.error = str(exc)
+        except Exception as exc:  # a bug or a library crash on hostile input: report it, go on
+            log.exception("scan of %s failed", name)
+            report.error = f"internal: {type(exc).__name__}: {exc}"
+        self._finish(report, ctx, name)
+        report.timings_ms = {k: round(v * 1000) for k, v in timings.items()}
+        report.timings_ms["total"] = round((time.perf_counter() - started) * 1000)
+        return report
+
+    def _read(self, page: Page) -> None:
+        """Fill `page.lines` by OCR where the page has no text layer."""
+        if not page.needs_ocr or page.image is None:
+            return
+        if page.is_capture:
+            page.image = prepare_capture(page.image, self.engine, self.config.scan.vision).image
+        page.lines = self.engine.read(page.image)
+
+    def detect_page(self, page: Page, member: str | None = None) -> list[Finding]:
+        ctx = PageContext(page=page, config=self.config, member=member)
+        findings: list[Finding] = []
+        for detect in PAGE_DETECTORS.values():
+            findings += detect(ctx)
+        return findings
+
+    def _finish(self, report: ScanReport, ctx: ExtractContext, name: str) -> None:
+        tally = ctx.tally
+        report.findings += [
+            Finding(
+                detector=ENCRYPTED,
+                label="encrypted",
+                confidence=1.0,
+                page=0,
+                evidence="password-protected content cannot be inspected",
+                member=None if source == name else source,
+            )
+            for source in dict.fromkeys(tally.encrypted_sources)
+        ]
+        report.findings = _deduplicated(report.findings)
+        report.warnings = list(tally.warnings)
+        if tally.pages_skipped and report.error is None:
+            report.error = (
+                f"limit: {tally.pages_skipped:,} more pages were not scanned "
+                f"(page cap {self.config.scan.limits.max_pages})"
+            )
+        report.verdict = decide(report.findings, self.config.policy)
+
+
+def scan(
+    data: bytes,
+    filename: str | None,
+    config: ScanConfig,
+    *,
+    engine: OcrEngine | None = None,
+) -> ScanReport:
+    """Scan one file's bytes. For many files, create one `Scanner` and reuse it."""
+    return Scanner(config, engine=engine).scan(data, filename)
+
+
+def _member(page: Page, name: str) -> str | None:
+    return None if page.source == name else page.source
+
+
+def _deduplicated(findings: list[Finding]) -> list[Finding]:
+    """One finding per detector, label, page and evidence: the most confident."""
+    best: dict[tuple[object, ...], Finding] = {}
+    for f in findings:
+        key = (f.detector, f.label, f.member, f.page, f.evidence)
+        if key not in best or f.confidence > best[key].confidence:
+            best[key] = f
+    return list(best.values())
+
+
+@contextmanager
+def _timer(timings: dict[str, float], key: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] += time.perf_counter() - started
+
+
+def _timed_iter(pages: Iterator[Page], timings: dict[str, float], key: str) -> Iterator[Page]:
+    """Charge the time spent producing each page (decoding, rendering) to `key`."""
+    while True:
+        with _timer(timings, key):
+            page = next(pages, None)
+        if page is None:
+            return
+        yield page
