@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -14,6 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from bot.paths import data_dir
 from detectors import ConfigError, ScanConfig, Scanner, ScanReport, load_config
 
 VERDICT_STYLE = {
@@ -68,6 +70,17 @@ def scan_command(
     if not as_json:
         Console().print(table)
     sys.exit(1 if failed else 0)
+
+
+@main.command("info")
+@click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
+def info_command(config_dir: Path | None) -> None:
+    """Show where configuration and data live and which OCR engine is the default."""
+    config = _load_config(config_dir)
+    click.echo(f"config dir : {config.source_dir}")
+    click.echo(f"data dir   : {data_dir()}")
+    click.echo(f"OCR engine : {config.scan.ocr.engine} ({config.scan.ocr.threads} thread(s))")
+    click.echo(f"redis      : {os.environ.get('REDIS_URL') or 'embedded (REDIS_URL unset)'}")
 
 
 def _load_config(config_dir: Path | None) -> ScanConfig:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything leaksentry needs on a fresh Debian/Ubuntu machine (run as root, or with
 # sudo available): OCR engines and CJK fonts from apt, the Python package and its tools from pip.
+#   scripts/install.sh            everything, test and lint tools included
+#   scripts/install.sh --no-dev   what the service needs (the Docker image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +24,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+TARGET=".[dev]"
+if [ "${1:-}" = "--no-dev" ]; then TARGET="."; fi
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --no-cache-dir -e "$TARGET"
