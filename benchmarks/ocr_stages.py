@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -75,34 +76,53 @@ def samples(config: ScanConfig, photos: int) -> list[Sample]:
     for i in range(photos):
         warm, turn = i % 2 == 1, (0, 1, 0, 2, 0, 3)[i % 6]
         shot, _ = photograph(dense.image, (3000, 4000), seed=i, warm=warm, rotate_k=turn)
-        out.append(Sample(f"photo{i}{'-warm' if warm else ''}-k{turn}", downscale(shot, decode), dense.lines, True))
+        out.append(
+            Sample(
+                f"photo{i}{'-warm' if warm else ''}-k{turn}",
+                downscale(shot, decode),
+                dense.lines,
+                True,
+            )
+        )
     return out
 
 
 def run_engine(engine: OcrEngine, config: ScanConfig, ocr: OcrSettings, items: list[Sample]) -> Run:
     run = Run()
-    vision = config.scan.vision
     for sample in items:
-        image = sample.image
-        if sample.capture:
-            quad = run.time("find page", lambda: find_page(image, vision))
-            if quad is not None:
-                image = run.time("straighten", lambda: straighten(image, quad, vision.page_max_side))
-            rotation = run.time("orientation", lambda: engine.orientation(image))
-            image = rotate_quarter(image, rotation)
-            skew = run.time("skew estimate", lambda: estimate_skew(image))
-            if vision.min_skew_degrees <= abs(skew) <= vision.max_skew_degrees:
-                image = run.time("deskew", lambda: rotate_small(image, skew))
+        image = _prepare(run, engine, config, sample) if sample.capture else sample.image
         if isinstance(engine, RapidOcrEngine):
-            boxes = run.time("det", lambda: engine.detect(image, ocr.det_max_side))
+            boxes = run.time("det", partial(engine.detect, image, ocr.det_max_side))
             plan = plan_recognition(boxes, image.shape[0], ocr)
             run.chars[sample.name] = round(sum(line.box.chars for line in plan.lines))
-        lines = run.time("read (det+rec)", lambda: engine.read(image))
+        lines = run.time("read (det+rec)", partial(engine.read, image))
         ctx = PageContext(Page("bench", 1, lines=lines, image=image), config)
-        run.time("red mask", lambda: ctx.red_mask)
-        run.time("red_header+seal", lambda: red_header.detect(ctx) + seal.detect(ctx))
+        run.time("red mask", partial(getattr, ctx, "red_mask"))
+        run.time("red_header+seal", partial(_red_rules, ctx))
         run.accuracy[sample.name] = char_accuracy(sample.truth, [line.text for line in lines])
     return run
+
+
+def _prepare(run: Run, engine: OcrEngine, config: ScanConfig, sample: Sample) -> np.ndarray:
+    """`prepare_capture`, stage by stage."""
+    vision = config.scan.vision
+    image = sample.image
+    quad = run.time("find page", lambda: find_page(image, vision))
+    if quad is not None:
+        found = quad
+        image = run.time("straighten", lambda: straighten(image, found, vision.page_max_side))
+    upright = image
+    rotation = run.time("orientation", lambda: engine.orientation(upright))
+    image = rotate_quarter(image, rotation)
+    turned = image
+    skew = run.time("skew estimate", lambda: estimate_skew(turned))
+    if vision.min_skew_degrees <= abs(skew) <= vision.max_skew_degrees:
+        image = run.time("deskew", lambda: rotate_small(turned, skew))
+    return image
+
+
+def _red_rules(ctx: PageContext) -> list[object]:
+    return [*red_header.detect(ctx), *seal.detect(ctx)]
 
 
 def report(name: str, run: Run) -> None:
@@ -137,13 +157,20 @@ def _peak_rss_mib() -> float:
 
 
 def _save(sample: Sample, folder: Path, index: int) -> None:
-    np.savez(folder / f"{index:02d}.npz", image=sample.image, truth=np.array(sample.truth),
-             name=sample.name, capture=sample.capture)
+    np.savez(
+        folder / f"{index:02d}.npz",
+        image=sample.image,
+        truth=np.array(sample.truth),
+        name=sample.name,
+        capture=sample.capture,
+    )
 
 
 def _load(path: Path) -> Sample:
     data = np.load(path)
-    return Sample(str(data["name"]), data["image"], [str(t) for t in data["truth"]], bool(data["capture"]))
+    return Sample(
+        str(data["name"]), data["image"], [str(t) for t in data["truth"]], bool(data["capture"])
+    )
 
 
 def main() -> None:

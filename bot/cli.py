@@ -164,3 +164,7 @@ def _add_row(table: Table, report: ScanReport) -> None:
         findings if findings.plain else Text("-"),
         str(report.timings_ms.get("total", 0)),
     )
+
+
+if __name__ == "__main__":
+    main()

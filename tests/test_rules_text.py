@@ -198,3 +198,28 @@ def test_news_articles_about_leaks_are_not_leaks(config: ScanConfig, seed: Path)
             if f.confidence >= config.policy.min_confidence
         ]
         assert found == [], f"{module.NAME}: {found}"
+
+
+def test_chapter_title_is_not_a_bare_level(config: ScanConfig) -> None:
+    assert classification_marking.detect(context(text_page(["第三章　秘密", "正文"]), config)) == []
+
+
+def test_copy_number_and_marking_make_a_header(config: ScanConfig) -> None:
+    found = document_header.detect(context(text_page(["000197", "秘密★20年", "正文"]), config))
+    assert {f.label for f in found} == {"copy_number", "marking_block"}
+    assert document_header.detect(context(text_page(["秘密★20年", "正文"]), config)) == []
+
+
+def test_red_organ_name_alone_is_not_a_header(config: ScanConfig) -> None:
+    from detectors import Page, TextLine
+
+    masthead = Page(source="x.pdf", number=1, lines=[TextLine("教育部门户网站", color="red")])
+    assert document_header.detect(context(masthead, config)) == []
+    letter = Page(
+        source="x.pdf",
+        number=1,
+        lines=[TextLine("中共吉林省委办公厅", color="red"), TextLine("吉办函〔2024〕7号")],
+    )
+    assert {f.label for f in document_header.detect(context(letter, config))} == {
+        "organ_mark", "doc_number"
+    }

@@ -70,15 +70,16 @@ def detect(ctx: PageContext) -> list[Finding]:
         if not text:
             continue
         side = [m.span() for m in patterns.companions.finditer(text)]
-        for pattern, confidence, needs_top in (
-            (patterns.starred, 0.97, False),
-            (patterns.field, 0.93, False),
-            (patterns.misread_star, 0.9, False),
-            (patterns.no_star, 0.85, True),
-            (patterns.bare, config.markings.classification.bare_level_confidence, True),
+        for pattern, confidence, needs_top, extra in (
+            (patterns.starred, 0.97, False, max_extra),
+            (patterns.field, 0.93, False, max_extra),
+            (patterns.misread_star, 0.9, False, max_extra),
+            (patterns.no_star, 0.85, True, max_extra),
+            # A bare level word must stand quite alone: 第三章　秘密 is a chapter title.
+            (patterns.bare, config.markings.classification.bare_level_confidence, True, 0),
         ):
             match = pattern.search(text)
-            if match is None or leftover(text, [match.span(), *side]) > max_extra:
+            if match is None or leftover(text, [match.span(), *side]) > extra:
                 continue
             if needs_top and not (ctx.in_top_zone(line) and ctx.in_left_zone(line)):
                 continue

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from detectors.config import Headers
+from detectors.config import ClassificationMarkings, Headers
 from detectors.context import PageContext
 from detectors.model import Finding, TextLine
 from detectors.rules._text import alternation, char_class, leftover, normalize
+from detectors.rules.classification_marking import marking_pattern
 
 NAME = "document_header"
 
@@ -38,6 +39,7 @@ class _Patterns:
     cc: re.Pattern[str]
     printed: re.Pattern[str]
     telegram: re.Pattern[str]
+    marking: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class _Feature:
 
 
 @lru_cache(maxsize=8)
-def _patterns(headers: Headers) -> _Patterns:
+def _patterns(headers: Headers, classification: ClassificationMarkings) -> _Patterns:
     number = headers.doc_number
     agency = f"{_CJK}{{1,{number.max_agency_chars}}}"
     bracketed = (
@@ -70,6 +72,7 @@ def _patterns(headers: Headers) -> _Patterns:
         printed=re.compile(rf"{_DATE}{re.escape(colophon.printed_suffix)}$"),
         # Telegram header fields stand as table cells or "label：value", not inside prose.
         telegram=re.compile(rf"(?:^|\s)({alternation(headers.telegram_fields)})\s*(?:[:：]|\s|$)"),
+        marking=marking_pattern(classification),
     )
 
 
@@ -77,7 +80,7 @@ def detect(ctx: PageContext) -> list[Finding]:
     if ctx.page.is_metadata:
         return []
     headers = ctx.config.headers
-    patterns = _patterns(headers)
+    patterns = _patterns(headers, ctx.config.markings.classification)
     features = list(_features(ctx, patterns))
     if sum(f.weight for f in {f.label: f for f in features}.values()) < headers.min_features:
         return []
@@ -94,6 +97,7 @@ def _features(ctx: PageContext, patterns: _Patterns) -> Iterator[_Feature]:
         _issuer,
         _copy_number,
         _urgency,
+        _marking_block,
         _colophon,
     )
     telegram_fields: set[str] = set()
@@ -136,9 +140,20 @@ def _organ_mark(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _F
     if suffix is not None and suffix.start() >= organ.end() and (red or ctx.in_top_zone(line)):
         return _Feature("organ_mark", _STRONG, 0.95 if red else 0.85, line)
     if red and ctx.in_top_zone(line) and len(text) >= 4:
-        # 信函格式: the organ name alone, in red, without 文件.
-        return _Feature("organ_mark", _STRONG, 0.8, line)
+        # 信函格式: the organ name alone, in red, without 文件. Weak: a web site's masthead
+        # or the arc text of an invoice seal looks the same.
+        return _Feature("organ_mark", _WEAK, 0.7, line)
     return None
+
+
+def _marking_block(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
+    """份号, 密级 and 紧急程度 belong to the 版头 (GB/T 9704 §7.2): a marking line counts."""
+    match = p.marking.search(text)
+    if match is None or not ctx.in_top_zone(line):
+        return None
+    if leftover(text, [match.span(), *(m.span() for m in p.urgency.finditer(text))]) > 0:
+        return None
+    return _Feature("marking_block", _WEAK, 0.7, line)
 
 
 def _issuer(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
