@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from detectors.config import Limits
 from detectors.errors import LimitExceeded
@@ -32,6 +32,8 @@ class ExtractContext:
     limits: Limits
     depth: int = 0
     tally: ExtractTally = field(default_factory=ExtractTally)
+    decode_max_side: int = 2400
+    """Long side, in pixels, that photos are decoded at (config `vision.decode_max_side`)."""
 
     def warn(self, source: str, message: str) -> None:
         self.tally.warnings.append(f"{source}: {message}")
@@ -39,22 +41,36 @@ class ExtractContext:
     def encrypted(self, source: str) -> None:
         self.tally.encrypted_sources.append(source)
 
-    def count_unpacked(self, size: int) -> None:
-        """Add uncompressed bytes and one member; raise past the caps (zip bombs)."""
+    def count_unpacked(self, size: int, members: int = 1) -> None:
+        """Add uncompressed bytes and `members` files; raise past the caps (zip bombs).
+
+        Parts of one document (the XML inside a DOCX) count their bytes with `members=0`: the
+        member cap is about files in archives, not about how a format is built.
+        """
         self.tally.bytes_unpacked += size
-        self.tally.members += 1
+        self.tally.members += members
         if self.tally.bytes_unpacked > self.limits.max_archive_total_bytes:
             raise LimitExceeded(
-                f"archive expands past {self.limits.max_archive_total_bytes} bytes"
+                f"archive expands past {self.limits.max_archive_total_bytes:,} bytes"
             )
         if self.tally.members > self.limits.max_archive_members:
-            raise LimitExceeded(f"archive holds more than {self.limits.max_archive_members} files")
+            raise LimitExceeded(
+                f"archive holds more than {self.limits.max_archive_members:,} files"
+            )
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether a tree-wide cap has been passed: nothing more of this input may be read."""
+        return (
+            self.tally.bytes_unpacked > self.limits.max_archive_total_bytes
+            or self.tally.members > self.limits.max_archive_members
+        )
 
     def nested(self) -> ExtractContext:
         """The same tree one container level deeper."""
         if self.depth + 1 > self.limits.max_archive_depth:
             raise LimitExceeded(f"containers nested deeper than {self.limits.max_archive_depth}")
-        return ExtractContext(limits=self.limits, depth=self.depth + 1, tally=self.tally)
+        return replace(self, depth=self.depth + 1)
 
     def take_page(self) -> bool:
         """Whether one more page may be emitted under the page cap; counts skipped ones."""
