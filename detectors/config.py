@@ -44,18 +44,31 @@ class OcrSettings(_Frozen):
     rec_char_budget: int = Field(ge=50)
     min_line_confidence: float = Field(ge=0, le=1)
     tesseract_lang: str
+    priority_top_ratio: float = Field(ge=0, le=1)
+    priority_bottom_ratio: float = Field(ge=0, le=1)
+    short_line_chars: int = Field(ge=1)
+    fast_rec_height: int = Field(ge=16, le=48)
+    fast_rec_squeeze: float = Field(gt=0, le=1)
+    orientation_max_side: int = Field(ge=320)
+    tesseract_max_side: int = Field(ge=640)
+    tesseract_psm: int = Field(ge=0, le=13)
 
 
 class VisionSettings(_Frozen):
     decode_max_side: int = Field(ge=640)
     page_max_side: int = Field(ge=640)
     min_page_area_ratio: float = Field(gt=0, lt=1)
+    find_max_side: int = Field(ge=200)
+    min_page_contrast: float = Field(ge=0, le=255)
+    min_skew_degrees: float = Field(ge=0)
+    max_skew_degrees: float = Field(gt=0, le=45)
 
 
 class LayoutSettings(_Frozen):
     top_zone_ratio: float = Field(gt=0, le=1)
     left_zone_ratio: float = Field(gt=0, le=1)
     top_zone_lines: int = Field(ge=1)
+    top_zone_first_lines: int = Field(ge=0)
     bottom_zone_ratio: float = Field(gt=0, le=1)
     alone_max_extra_chars: int = Field(ge=0)
 
@@ -65,6 +78,8 @@ class RedSettings(_Frozen):
     hue_high_min: int = Field(ge=0, le=180)
     min_saturation: int = Field(ge=0, le=255)
     min_value: int = Field(ge=0, le=255)
+    max_white_balance_gain: float = Field(ge=1)
+    faint_min_saturation: int = Field(ge=0, le=255)
 
 
 class RedHeaderSettings(_Frozen):
@@ -73,6 +88,9 @@ class RedHeaderSettings(_Frozen):
     max_rule_height_ratio: float = Field(gt=0, le=1)
     min_mark_height_ratio: float = Field(gt=0, le=1)
     max_red_area_ratio: float = Field(gt=0, le=1)
+    min_text_size: float = Field(gt=0)
+    banner_words: tuple[str, ...]
+    masthead_suffixes: tuple[str, ...]
 
 
 class SealSettings(_Frozen):

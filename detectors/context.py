@@ -69,16 +69,27 @@ class PageContext:
     # plain text) by their index, so "the top of the page" means "the first lines".
 
     def index_of(self, line: TextLine) -> int:
+        """The line's rank from the top: by its box where it has one, else by its order."""
         if not self._line_index:
-            self._line_index.update({id(x): i for i, x in enumerate(self.page.lines)})
+            order = sorted(
+                range(len(self.page.lines)),
+                key=lambda i: (self.page.lines[i].bbox or (0, i, 0, 0))[1],
+            )
+            self._line_index.update({id(self.page.lines[i]): r for r, i in enumerate(order)})
         return self._line_index.get(id(line), len(self.page.lines))
 
     def in_top_zone(self, line: TextLine) -> bool:
+        """In the top band of the page, or among its first lines of text.
+
+        The second half matters for photos of a page's top only: the page runs off the
+        frame, so the marking block stands mid-picture but is still the first text on it.
+        """
         layout = self.config.scan.layout
         if self.page.is_metadata:
             return True
         if line.bbox is not None and self.page.height:
-            return line.bbox[1] <= layout.top_zone_ratio * self.page.height
+            in_band = line.bbox[1] <= layout.top_zone_ratio * self.page.height
+            return in_band or self.index_of(line) < layout.top_zone_first_lines
         return self.index_of(line) < layout.top_zone_lines
 
     def in_left_zone(self, line: TextLine) -> bool:

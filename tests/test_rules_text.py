@@ -62,6 +62,9 @@ def test_classification_marking_ignores_prose(config: ScanConfig, line: str) -> 
 def test_bare_level_counts_only_top_left(config: ScanConfig) -> None:
     top_left = laid_out_page([("机密", (120, 140, 220, 180)), ("正文", (120, 700, 900, 740))])
     top_right = laid_out_page([("机密", (1000, 140, 1100, 180))])
+    body = [(f"正文第{i}行", (150, 600 + 60 * i, 1000, 640 + 60 * i)) for i in range(6)]
+    mid_page = laid_out_page([*body, ("机密", (120, 1000, 220, 1040))])
+    assert classification_marking.detect(context(mid_page, config)) == []
     assert [f.label for f in classification_marking.detect(context(top_left, config))] == ["机密"]
     assert classification_marking.detect(context(top_right, config)) == []
 
@@ -103,7 +106,8 @@ def test_handling_markings_ignore_prose(config: ScanConfig, line: str) -> None:
 
 
 def test_ambiguous_marking_in_mid_page_is_below_alert_threshold(config: ScanConfig) -> None:
-    page = laid_out_page([("内部", (500, 900, 600, 940))])
+    above = [(f"正文第{i}行", (150, 200 + 60 * i, 1000, 240 + 60 * i)) for i in range(6)]
+    page = laid_out_page([*above, ("内部", (500, 900, 600, 940))])
     found = handling_marking.detect(context(page, config))
     assert found and all(f.confidence < config.policy.min_confidence for f in found)
 
@@ -126,7 +130,9 @@ def test_document_header_features(config: ScanConfig) -> None:
         "吉林省人民政府办公厅 2024年3月1日印发",
     ]
     found = {f.label for f in document_header.detect(context(text_page(lines), config))}
-    assert found == {"copy_number", "urgency", "organ_mark", "doc_number", "colophon"}
+    assert found == {
+        "copy_number", "urgency", "organ_mark", "doc_number", "copied_to", "printed_by"
+    }
 
 
 @pytest.mark.parametrize(
@@ -223,3 +229,25 @@ def test_red_organ_name_alone_is_not_a_header(config: ScanConfig) -> None:
     assert {f.label for f in document_header.detect(context(letter, config))} == {
         "organ_mark", "doc_number"
     }
+
+
+def test_first_lines_of_a_header_only_photo_are_the_top(config: ScanConfig) -> None:
+    """A photo of a page's top: the page runs off the frame, the marking stands mid-picture."""
+    photo = laid_out_page(
+        [("000044", (185, 1000, 367, 1060)), ("机密", (185, 1080, 306, 1150)),
+         ("关于做好安全生产工作的通知", (300, 1300, 1000, 1360))]
+    )
+    assert [f.label for f in classification_marking.detect(context(photo, config))] == ["机密"]
+    found = {f.label for f in document_header.detect(context(photo, config))}
+    assert found == {"copy_number", "marking_block"}
+
+
+def test_one_misread_level_glyph_with_star_and_period(config: ScanConfig) -> None:
+    found = classification_marking.detect(context(text_page(["000480", "秘图*5年"]), config))
+    assert len(found) == 1 and found[0].confidence >= config.policy.min_confidence
+    assert classification_marking.detect(context(text_page(["保密5年"]), config)) == []
+
+
+def test_urgency_and_marking_without_copy_number_is_no_header(config: ScanConfig) -> None:
+    lines = ["加急", "内部文件", "东湖街道重点人员排查名单"]
+    assert document_header.detect(context(text_page(lines), config)) == []

@@ -28,6 +28,7 @@ class _Patterns:
     starred: re.Pattern[str]
     misread_star: re.Pattern[str]
     no_star: re.Pattern[str]
+    misread_level: re.Pattern[str]
     field: re.Pattern[str]
     bare: re.Pattern[str]
     companions: re.Pattern[str]
@@ -45,10 +46,23 @@ def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
         starred=re.compile(rf"(?P<level>{levels}){true_stars}(?P<period>{periods})?"),
         misread_star=re.compile(rf"(?P<level>{levels}){misread}(?P<period>{_STRICT_PERIOD})"),
         no_star=re.compile(rf"(?P<level>{levels})(?P<period>{_STRICT_PERIOD})"),
+        # One glyph of the level misread (秘图*5年): still a marking with a star and a period.
+        misread_level=re.compile(
+            rf"(?P<level>{_one_glyph_off(markings.levels)}){char_class(''.join(markings.star_variants))}"
+            rf"(?P<period>{_STRICT_PERIOD})"
+        ),
         field=re.compile(rf"密级[:：]?(?P<level>{levels})"),
         bare=re.compile(rf"(?P<level>{levels})"),
         companions=re.compile(companions),
     )
+
+
+def _one_glyph_off(levels: tuple[str, ...]) -> str:
+    """绝密 → 绝. | .密: each two-glyph level with one glyph replaced by any character."""
+    forms = {f"{re.escape(level[0])}." for level in levels} | {
+        f".{re.escape(level[1])}" for level in levels
+    }
+    return "|".join(sorted(forms))
 
 
 @lru_cache(maxsize=8)
@@ -75,6 +89,7 @@ def detect(ctx: PageContext) -> list[Finding]:
             (patterns.field, 0.93, False, max_extra),
             (patterns.misread_star, 0.9, False, max_extra),
             (patterns.no_star, 0.85, True, max_extra),
+            (patterns.misread_level, 0.8, True, max_extra),
             # A bare level word must stand quite alone: 第三章　秘密 is a chapter title.
             (patterns.bare, config.markings.classification.bare_level_confidence, True, 0),
         ):

@@ -13,19 +13,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from detectors.config import ClassificationMarkings, Headers
+from detectors.config import Headers, Markings
 from detectors.context import PageContext
 from detectors.model import Finding, TextLine
 from detectors.rules._text import alternation, char_class, leftover, normalize
 from detectors.rules.classification_marking import marking_pattern
+from detectors.rules.handling_marking import phrase_pattern
 
 NAME = "document_header"
 
 _CJK = r"[\u4e00-\u9fff]"
 _CN_DIGIT = "〇零一二三四五六七八九十"
-_DATE = rf"(?:\d{{4}}年\d{{1,2}}月\d{{1,2}}日|[{_CN_DIGIT}]{{4}}年[{_CN_DIGIT}]{{1,2}}月[{_CN_DIGIT}]{{1,3}}日)"
+# OCR drops the 〇 of 二〇二四 now and then: accept 2-4 digits for the year.
+_DATE = rf"(?:\d{{4}}年\d{{1,2}}月\d{{1,2}}日|[{_CN_DIGIT}]{{2,4}}年[{_CN_DIGIT}]{{1,2}}月[{_CN_DIGIT}]{{1,3}}日)"
+# The last character of a 机关代字 (吉政办发, 湘卫函, 武公行罚决字).
+_BARE_AGENCY = re.compile(r"[发函字电办报令]$")
 _STRONG = 2
 _WEAK = 1
+_TOP_LEFT_BLOCK = ("urgency", "marking_block")
 
 
 @dataclass(frozen=True)
@@ -51,18 +56,17 @@ class _Feature:
 
 
 @lru_cache(maxsize=8)
-def _patterns(headers: Headers, classification: ClassificationMarkings) -> _Patterns:
+def _patterns(headers: Headers, markings: Markings) -> _Patterns:
     number = headers.doc_number
-    agency = f"{_CJK}{{1,{number.max_agency_chars}}}"
-    bracketed = (
-        rf"(?P<agency>{agency}){char_class(number.open_brackets)}(?P<year>\d{{4}})"
-        rf"{char_class(number.close_brackets)}第?(?P<no>\d{{1,5}})号"
+    # OCR turns 〔〕 into any bracket, or drops one or both: 黔司函2020]184号, 吉政办发2024 15号.
+    doc_number = (
+        rf"(?P<agency>{_CJK}{{1,{number.max_agency_chars}}})"
+        rf"(?P<open>{char_class(number.open_brackets)})?(?P<year>\d{{4}})"
+        rf"(?P<close>{char_class(number.close_brackets)})?第?(?P<no>\d{{1,5}})号"
     )
-    # OCR sometimes drops the brackets altogether: 吉政办发2024 15号.
-    bare = rf"(?P<agency2>{agency}[发函字电办])(?P<year2>\d{{4}})第?(?P<no2>\d{{1,5}})号"
     colophon = headers.colophon
     return _Patterns(
-        doc_number=re.compile(f"{bracketed}|{bare}"),
+        doc_number=re.compile(doc_number),
         issuer=re.compile(rf"{alternation(headers.issuer_labels)}[:：]?(?:{_CJK}{{2,4}})?"),
         organ_suffix=re.compile(rf"{alternation(headers.organ_mark.suffixes)}$"),
         organ_word=re.compile(alternation(headers.organ_mark.organ_words)),
@@ -72,7 +76,10 @@ def _patterns(headers: Headers, classification: ClassificationMarkings) -> _Patt
         printed=re.compile(rf"{_DATE}{re.escape(colophon.printed_suffix)}$"),
         # Telegram header fields stand as table cells or "label：value", not inside prose.
         telegram=re.compile(rf"(?:^|\s)({alternation(headers.telegram_fields)})\s*(?:[:：]|\s|$)"),
-        marking=marking_pattern(classification),
+        marking=re.compile(
+            f"{marking_pattern(markings.classification).pattern}|"
+            f"{phrase_pattern(markings.handling).pattern}"
+        ),
     )
 
 
@@ -80,14 +87,23 @@ def detect(ctx: PageContext) -> list[Finding]:
     if ctx.page.is_metadata:
         return []
     headers = ctx.config.headers
-    patterns = _patterns(headers, ctx.config.markings.classification)
+    patterns = _patterns(headers, ctx.config.markings)
     features = list(_features(ctx, patterns))
-    if sum(f.weight for f in {f.label: f for f in features}.values()) < headers.min_features:
+    if _score(features) < headers.min_features:
         return []
     return [
         ctx.finding(NAME, f.label, f.confidence, f.line.text.strip(), f.line.bbox)
         for f in features
     ]
+
+
+def _score(features: list[_Feature]) -> int:
+    """Distinct features' weights. Urgency and a marking line are one block (the top-left
+    block of 份号, 密级, 紧急程度): together they count once, so 加急 + 内部文件 is no header
+    without the copy number."""
+    weights = {f.label: f.weight for f in features}
+    block = sum(weights.pop(label, 0) for label in _TOP_LEFT_BLOCK)
+    return sum(weights.values()) + min(block, _WEAK)
 
 
 def _features(ctx: PageContext, patterns: _Patterns) -> Iterator[_Feature]:
@@ -119,10 +135,11 @@ def _doc_number(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _F
     match = p.doc_number.search(text)
     if match is None:
         return None
-    year = int(match.group("year") or match.group("year2"))
     limits = ctx.config.headers.doc_number
-    if not limits.min_year <= year <= limits.max_year:
+    if not limits.min_year <= int(match.group("year")) <= limits.max_year:
         return None
+    if not (match.group("open") or match.group("close") or _BARE_AGENCY.search(match["agency"])):
+        return None  # without brackets, only a 机关代字 ending like 发/函/字 makes it a number
     spans = [match.span(), *(m.span() for m in p.issuer.finditer(text))]
     if leftover(text, spans) > ctx.config.scan.layout.alone_max_extra_chars:
         return None  # quoted in a sentence: 根据国办发〔2012〕1号文件精神
@@ -133,8 +150,8 @@ def _organ_mark(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _F
     if len(text) > ctx.config.headers.organ_mark.max_chars or text.startswith("关于"):
         return None
     organ = p.organ_word.search(text)
-    if organ is None or "的" in text:
-        return None
+    if organ is None or "的" in text or p.marking.fullmatch(text):
+        return None  # 内部文件 is a marking, not the organ 内部 + 文件
     suffix = p.organ_suffix.search(text)
     red = ctx.is_red(line)
     if suffix is not None and suffix.start() >= organ.end() and (red or ctx.in_top_zone(line)):
@@ -147,11 +164,15 @@ def _organ_mark(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _F
 
 
 def _marking_block(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
-    """份号, 密级 and 紧急程度 belong to the 版头 (GB/T 9704 §7.2): a marking line counts."""
-    match = p.marking.search(text)
-    if match is None or not ctx.in_top_zone(line):
+    """份号, 密级 and 紧急程度 belong to the 版头 (GB/T 9704 §7.2); units put 内部 and the
+    like in the same place. A line of markings in the top zone counts."""
+    if not ctx.in_top_zone(line):
         return None
-    if leftover(text, [match.span(), *(m.span() for m in p.urgency.finditer(text))]) > 0:
+    spans = [m.span() for m in p.marking.finditer(text)]
+    if not spans:
+        return None
+    spans += [m.span() for m in p.urgency.finditer(text)]
+    if leftover(text, spans) > 0:
         return None
     return _Feature("marking_block", _WEAK, 0.7, line)
 
@@ -182,8 +203,9 @@ def _urgency(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feat
 
 
 def _colophon(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
+    # "××办公室 2024年3月1日印发" closes only official documents: it counts on its own.
     if p.printed.search(text) and len(text) <= ctx.config.headers.organ_mark.max_chars + 16:
-        return _Feature("colophon", _WEAK, 0.75, line)
+        return _Feature("printed_by", _STRONG, 0.85, line)
     if p.cc.match(text) and (ctx.in_bottom_zone(line) or line.bbox is None):
-        return _Feature("colophon", _WEAK, 0.7, line)
+        return _Feature("copied_to", _WEAK, 0.7, line)
     return None

@@ -40,14 +40,19 @@ class _Patterns:
 
 
 @lru_cache(maxsize=8)
+def phrase_pattern(handling: HandlingMarkings) -> re.Pattern[str]:
+    """Any handling marking or draft state from the list (no context checks)."""
+    return re.compile(alternation((*handling.phrases, *handling.drafts)))
+
+
+@lru_cache(maxsize=8)
 def _patterns(
     handling: HandlingMarkings, headers: Headers, classification: ClassificationMarkings
 ) -> _Patterns:
-    phrases = alternation((*handling.phrases, *handling.drafts))
     notes = alternation(handling.parenthesized)
     drafts = alternation(handling.drafts)
     return _Patterns(
-        token=re.compile(phrases),
+        token=phrase_pattern(handling),
         note=re.compile(rf"[(\[【〔<《]{notes}[)\]】〕>》]"),
         draft_suffix=re.compile(rf"^(?P<title>.{{4,}}?)[(\[【〔]?(?P<draft>{drafts})[)\]】〕]?[》>」]?$"),
         companions=re.compile(
