@@ -168,13 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     for engine in args.engines.split(","):
         items = corpus if engine == "rapidocr" else _spread(corpus, args.tesseract_limit)
         run = run_engine(engine, items, args.workers)
+        (OUT / f"misses-{engine}.txt").write_text("\n".join(misses(run)) + "\n")
+        print(json.dumps({engine: quality(run)}, ensure_ascii=False), flush=True)
         one_core = run_engine(engine, photos, 1)
         results["engines"][engine] = {
             "quality": quality(run),
             "corpus_speed": speed(run),
             "photo_12mp_one_core": speed(one_core),
         }
-        (OUT / f"misses-{engine}.txt").write_text("\n".join(misses(run)) + "\n")
         print(json.dumps({engine: results["engines"][engine]}, ensure_ascii=False, indent=1))
     (OUT / "scan-results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
     if not args.no_readme:
@@ -227,8 +228,12 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"{max(s['peak_rss_mb'], p['peak_rss_mb'])} | {p['p50_ms']} / {p['p95_ms']} | "
             f"{'n/a' if rate is None else f'{rate:.1%}'} of {q['hard_negatives']} |"
         )
-    lines += ["", "| detector | " + " | ".join(
-        f"{e} recall | {e} precision" for e in results["engines"]) + " | support |"]
+    lines += [
+        "",
+        "| detector | "
+        + " | ".join(f"{e} recall | {e} precision" for e in results["engines"])
+        + " | support |",
+    ]
     lines.append("|---|" + "---|---|" * len(results["engines"]) + "---|")
     for name in DETECTORS:
         cells = []

@@ -1,7 +1,7 @@
 """leaksentry's scanning library: bytes in, findings out. No chat, no Redis, no globals.
 
-    from detectors import load_config, scan
-    report = scan(data, "photo.jpg", load_config())
+from detectors import load_config, scan
+report = scan(data, "photo.jpg", load_config())
 """
 
 from detectors.config import ConfigError, ScanConfig, load_config

@@ -11,7 +11,6 @@ import numpy.typing as npt
 from detectors.config import ScanConfig
 from detectors.model import BBox, Finding, Page, TextLine
 
-
 _RED_LINE_INK_SHARE = 0.06
 
 

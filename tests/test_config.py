@@ -38,10 +38,10 @@ def test_unknown_detector_in_policy_is_refused(tmp_path: Path) -> None:
 def test_missing_file_and_broken_yaml(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     (folder / "headers.yaml").write_text("doc_number: [unclosed")
-    with pytest.raises(ConfigError, match="headers.yaml: cannot read"):
+    with pytest.raises(ConfigError, match=r"headers\.yaml: cannot read"):
         load_config(folder)
     (folder / "headers.yaml").unlink()
-    with pytest.raises(ConfigError, match="headers.yaml: file not found"):
+    with pytest.raises(ConfigError, match=r"headers\.yaml: file not found"):
         load_config(folder)
 
 

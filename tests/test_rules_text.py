@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -19,8 +20,9 @@ from tests.conftest import context, laid_out_page, text_page
 SEEDS = sorted((Path(__file__).resolve().parents[2] / "shared" / "seeds").glob("*.txt"))
 
 
-def labels(module, lines, config):  # type: ignore[no-untyped-def]
-    return [(f.label, round(f.confidence, 2)) for f in module.detect(context(text_page(lines), config))]
+def labels(module: ModuleType, lines: list[str], config: ScanConfig) -> list[tuple[str, float]]:
+    found = module.detect(context(text_page(lines), config))
+    return [(f.label, round(f.confidence, 2)) for f in found]
 
 
 @pytest.mark.parametrize(
@@ -131,14 +133,26 @@ def test_document_header_features(config: ScanConfig) -> None:
     ]
     found = {f.label for f in document_header.detect(context(text_page(lines), config))}
     assert found == {
-        "copy_number", "urgency", "organ_mark", "doc_number", "copied_to", "printed_by"
+        "copy_number",
+        "urgency",
+        "organ_mark",
+        "doc_number",
+        "copied_to",
+        "printed_by",
     }
 
 
 @pytest.mark.parametrize(
     "line",
-    ["吉政办发[2024]15号", "吉政办发(2024)15号", "吉政办发【2024】15号", "吉政办发（2024）15号",
-     "国办发 〔 2012 〕 1 号", "吉政办发2024 15号", "湘卫函〔2023〕第8号"],
+    [
+        "吉政办发[2024]15号",
+        "吉政办发(2024)15号",
+        "吉政办发【2024】15号",
+        "吉政办发（2024）15号",
+        "国办发 〔 2012 〕 1 号",
+        "吉政办发2024 15号",
+        "湘卫函〔2023〕第8号",
+    ],
 )
 def test_doc_number_bracket_variants(config: ScanConfig, line: str) -> None:
     found = document_header.detect(context(text_page([line, "正文"]), config))
@@ -200,7 +214,8 @@ def test_news_articles_about_leaks_are_not_leaks(config: ScanConfig, seed: Path)
     page = text_page(lines)
     for module in (classification_marking, handling_marking, document_header, personal_data):
         found = [
-            f for f in module.detect(context(page, config))
+            f
+            for f in module.detect(context(page, config))
             if f.confidence >= config.policy.min_confidence
         ]
         assert found == [], f"{module.NAME}: {found}"
@@ -227,15 +242,19 @@ def test_red_organ_name_alone_is_not_a_header(config: ScanConfig) -> None:
         lines=[TextLine("中共吉林省委办公厅", color="red"), TextLine("吉办函〔2024〕7号")],
     )
     assert {f.label for f in document_header.detect(context(letter, config))} == {
-        "organ_mark", "doc_number"
+        "organ_mark",
+        "doc_number",
     }
 
 
 def test_first_lines_of_a_header_only_photo_are_the_top(config: ScanConfig) -> None:
     """A photo of a page's top: the page runs off the frame, the marking stands mid-picture."""
     photo = laid_out_page(
-        [("000044", (185, 1000, 367, 1060)), ("机密", (185, 1080, 306, 1150)),
-         ("关于做好安全生产工作的通知", (300, 1300, 1000, 1360))]
+        [
+            ("000044", (185, 1000, 367, 1060)),
+            ("机密", (185, 1080, 306, 1150)),
+            ("关于做好安全生产工作的通知", (300, 1300, 1000, 1360)),
+        ]
     )
     assert [f.label for f in classification_marking.detect(context(photo, config))] == ["机密"]
     found = {f.label for f in document_header.detect(context(photo, config))}

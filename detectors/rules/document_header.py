@@ -25,7 +25,10 @@ NAME = "document_header"
 _CJK = r"[\u4e00-\u9fff]"
 _CN_DIGIT = "〇零一二三四五六七八九十"
 # OCR drops the 〇 of 二〇二四 now and then: accept 2-4 digits for the year.
-_DATE = rf"(?:\d{{4}}年\d{{1,2}}月\d{{1,2}}日|[{_CN_DIGIT}]{{2,4}}年[{_CN_DIGIT}]{{1,2}}月[{_CN_DIGIT}]{{1,3}}日)"
+_DATE = (
+    rf"(?:\d{{4}}年\d{{1,2}}月\d{{1,2}}日"
+    rf"|[{_CN_DIGIT}]{{2,4}}年[{_CN_DIGIT}]{{1,2}}月[{_CN_DIGIT}]{{1,3}}日)"
+)
 # The last character of a 机关代字 (吉政办发, 湘卫函, 武公行罚决字).
 _BARE_AGENCY = re.compile(r"[发函字电办报令]$")
 _STRONG = 2
@@ -92,8 +95,7 @@ def detect(ctx: PageContext) -> list[Finding]:
     if _score(features) < headers.min_features:
         return []
     return [
-        ctx.finding(NAME, f.label, f.confidence, f.line.text.strip(), f.line.bbox)
-        for f in features
+        ctx.finding(NAME, f.label, f.confidence, f.line.text.strip(), f.line.bbox) for f in features
     ]
 
 

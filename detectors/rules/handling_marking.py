@@ -54,7 +54,9 @@ def _patterns(
     return _Patterns(
         token=phrase_pattern(handling),
         note=re.compile(rf"[(\[【〔<《]{notes}[)\]】〕>》]"),
-        draft_suffix=re.compile(rf"^(?P<title>.{{4,}}?)[(\[【〔]?(?P<draft>{drafts})[)\]】〕]?[》>」]?$"),
+        draft_suffix=re.compile(
+            rf"^(?P<title>.{{4,}}?)[(\[【〔]?(?P<draft>{drafts})[)\]】〕]?[》>」]?$"
+        ),
         companions=re.compile(
             rf"{marking_pattern(classification).pattern}|\d{{{headers.copy_number_digits}}}|"
             + alternation(headers.urgency)
@@ -64,9 +66,7 @@ def _patterns(
 
 def detect(ctx: PageContext) -> list[Finding]:
     config: ScanConfig = ctx.config
-    patterns = _patterns(
-        config.markings.handling, config.headers, config.markings.classification
-    )
+    patterns = _patterns(config.markings.handling, config.headers, config.markings.classification)
     findings: list[Finding] = []
     for line in ctx.page.lines:
         text = normalize(line.text)

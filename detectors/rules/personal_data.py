@@ -1,7 +1,8 @@
 """Lists of people: 18-digit 身份证号 with a valid GB 11643 check digit, mobile numbers.
 
 One number is an address book entry; several on one page are a list (排查名单, 病历), which is
-how the epidemic-era lists in the cases leaked. Evidence is masked: alerts must never carry the numbers themselves.
+how the epidemic-era lists in the cases leaked. Evidence is masked: alerts must never carry
+the numbers themselves.
 """
 
 from __future__ import annotations

@@ -1,0 +1,412 @@
+"""The red header (红头) of an official document: a large red organ mark over a red rule.
+
+On a page image: in the top band, a long thin red horizontal rule (single, double, or split
+by a red ★) and a row of large red glyphs above it, centred. Both together are the red
+header; one of them on a page that otherwise looks like a document counts for less.
+
+What else is red at the top of a picture, and how it is told apart:
+- banners and posters: too much red overall, or red text with festive words (OCR);
+- slides: a title bar is a filled red rectangle, not a thin rule; a red title is read by OCR
+  and names no organ (安全生产培训), so it counts for little;
+- web pages: a red bar with white text is one piece, not separate glyphs;
+- e-invoices, certificates, forms: red lines forming a frame or grid;
+- newspapers: the masthead ends with 日报/晚报/…, and the text below stands in columns;
+- menus and flyers: red text goes on below the rule (a document's body is black).
+
+On a page without image (DOCX, TXT with styles): a red line of text set at 18 pt or more
+among the first lines that reads like an organ mark.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detectors.config import OrganMark, RedHeaderSettings
+from detectors.context import PageContext
+from detectors.model import BBox, Finding, TextLine
+from detectors.rules._text import alternation, normalize
+from detectors.vision.color import paper_color
+
+NAME = "red_header"
+LABEL = "red_header"
+
+Mask = npt.NDArray[np.uint8]
+
+_BOTH = 0.9
+_MARK_ONLY = 0.6
+_RULE_ONLY = 0.4
+"""A lone red rule is shown, but does not raise a verdict (policy `min_confidence`)."""
+_NO_NUMBER_PENALTY = 0.1
+"""Mark and rule without (black) text between them, where the 发文字号 stands."""
+_ORGAN_TEXT_BONUS = 0.05
+_NOT_ORGAN = 0.4
+"""The red text above the rule was read and names no organ: a slide title, a shop sign."""
+_TEXT_PATH = 0.8
+
+_SEGMENT_MIN_ELONGATION = 12
+_SEGMENT_MIN_WIDTH = 0.12
+"""Rule pieces (a rule split by a ★) are at least this share of the text width."""
+_SEGMENT_GAP = 0.12
+_DOUBLE_RULE_GAP = 0.02
+"""Two rules this close (of page height) are one double rule (信函格式: thick over thin)."""
+_MARK_MIN_DENSITY, _MARK_MAX_DENSITY = 0.08, 0.75
+"""Red share of a glyph row's box: text, not a filled bar."""
+_MARK_MAX_HEIGHT = 0.25
+_MARK_MIN_GLYPHS = 1.5
+"""A mark row is at least this many glyph heights wide (公 安 部: three spaced glyphs)."""
+_MARK_SMEAR = 2.0
+"""Glyphs of one row are joined across gaps up to this many minimum glyph heights: organ
+marks in letter format (信函格式) are spaced out (中 共 广 州 市 委 员 会)."""
+_MAX_GLYPH_WIDTH = 2.0
+"""No piece of a glyph row is wider than this many row heights."""
+_MARK_CENTRE_TOLERANCE = 0.2
+"""A mark row's centre lies within this share of the text width from the text's centre."""
+_GRID_LINE_FILL = 0.7
+_GRID_MIN_SIDE = 0.1
+_MAX_RED_BODY_LINES = 2
+"""Red lines of text between the rule and the end of the band: a menu, a poster."""
+_MIN_COLUMN_LINES, _COLUMN_SHARE = 8, 0.6
+_DARK = 0.55
+"""Black ink: darker (brightest channel) than this share of the paper's brightness."""
+_MIN_BODY_LINES = 2
+_MIN_INK_SHARE, _MAX_INK_SHARE = 0.004, 0.35
+
+
+@dataclass(frozen=True)
+class _Rule:
+    bbox: BBox
+    double: bool = False
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    findings: list[Finding]
+    rejected: str | None = None
+    """Why the page's red is not a header (banner, grid); then the text path is not tried."""
+
+
+def detect(ctx: PageContext) -> list[Finding]:
+    settings = ctx.config.scan.red_header
+    mask = ctx.red_mask
+    if mask is not None:
+        outcome = _visual(ctx, mask.view(np.uint8), settings)
+        if outcome.findings or outcome.rejected:
+            return outcome.findings
+    return _textual(ctx, settings)
+
+
+# The visual path.
+
+
+def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outcome:
+    height = _page_height(mask)
+    band = mask[: max(1, round(settings.band_ratio * height))]
+    if mask.mean() > settings.max_red_area_ratio or band.mean() > settings.max_red_area_ratio:
+        return _Outcome([], "poster")
+    if _red_grid(mask):
+        return _Outcome([], "grid")
+    left, right = _text_extent(ctx)
+    rule = _find_rule(band, left, right, height, settings)
+    above = band if rule is None else band[: rule.bbox[1]]
+    mark = _find_mark(above, left, right, height, settings)
+    if rule is None and mark is None:
+        return _Outcome([])
+    boundary = rule.bbox[1] if rule else (mark[3] if mark else 0)
+    red_text = _red_lines(ctx, 0, boundary)
+    body_red = _red_lines(ctx, boundary, len(band))
+    reason = _not_a_header(ctx, settings, red_text, body_red, boundary)
+    if reason:
+        return _Outcome([], reason)
+    confidence = _confidence(ctx, mark, rule)
+    if confidence is None:
+        return _Outcome([])
+    evidence = " ".join(line.text.strip() for line in red_text)
+    if evidence:  # OCR read the red text: it must name an organ
+        organ_like = _organ_like(evidence, ctx.config.headers.organ_mark)
+        confidence = confidence + _ORGAN_TEXT_BONUS if organ_like else _NOT_ORGAN
+    boxes = [b.bbox for b in (rule,) if b is not None] + ([mark] if mark else [])
+    finding = ctx.finding(
+        NAME,
+        LABEL,
+        confidence,
+        evidence or _describe(mark, rule),
+        _union(boxes),
+        organ_mark=mark is not None,
+        rule=rule is not None,
+        double_rule=bool(rule and rule.double),
+    )
+    return _Outcome([finding])
+
+
+def _not_a_header(
+    ctx: PageContext,
+    settings: RedHeaderSettings,
+    header_red: list[TextLine],
+    body_red: list[TextLine],
+    boundary: int,
+) -> str | None:
+    """Why red shapes that look like a header are something else, from the OCR'd text."""
+    texts = [normalize(line.text) for line in header_red]
+    if any(_banner_words(settings.banner_words).search(t) for t in texts):
+        return "banner"  # 热烈庆祝…
+    if any(t.endswith(settings.masthead_suffixes) for t in texts):
+        return "masthead"  # …日报: a newspaper
+    if len(body_red) >= _MAX_RED_BODY_LINES:
+        return "red body text"  # a menu, a poster: a document's body is black
+    if _columns(ctx, boundary):
+        return "columns"  # a newspaper or a leaflet
+    return None
+
+
+def _columns(ctx: PageContext, top: int) -> bool:
+    """Whether the lines below `top` mostly stand side by side, in columns."""
+    lines = [ln.bbox for ln in ctx.page.lines if ln.bbox is not None and ln.bbox[1] >= top]
+    if len(lines) < _MIN_COLUMN_LINES:
+        return False
+    beside = sum(1 for box in lines if any(_side_by_side(box, other) for other in lines))
+    return beside >= _COLUMN_SHARE * len(lines)
+
+
+def _side_by_side(a: BBox, b: BBox) -> bool:
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    apart = a[2] <= b[0] or b[2] <= a[0]
+    return apart and overlap >= 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
+def _confidence(ctx: PageContext, mark: BBox | None, rule: _Rule | None) -> float | None:
+    """How sure the red shapes are a header; None when they are not enough on this page."""
+    below = rule.bbox[3] if rule else (mark[3] if mark else 0)
+    if mark and rule:
+        between = _dark_share(ctx, (mark[0], mark[3], mark[2], rule.bbox[1]))
+        return _BOTH - (0.0 if between >= _MIN_INK_SHARE else _NO_NUMBER_PENALTY)
+    if not _document_below(ctx, below):
+        return None
+    return _MARK_ONLY if mark else _RULE_ONLY
+
+
+def _describe(mark: BBox | None, rule: _Rule | None) -> str:
+    if mark and rule:
+        return "red organ mark and red rule"
+    return "red organ mark" if mark else "red rule"
+
+
+def _find_rule(
+    band: Mask, left: int, right: int, page_height: int, settings: RedHeaderSettings
+) -> _Rule | None:
+    """The lowest long, thin red horizontal rule in the band (pieces split by a ★ joined)."""
+    text_width = right - left
+    max_thickness = settings.max_rule_height_ratio * page_height
+    count, _, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
+    segments = []
+    for x, y, w, h, area in stats[1:count]:
+        thickness = area / max(w, 1)
+        box = (int(x), int(y), int(x + w), int(y + h))
+        if (
+            w >= _SEGMENT_MIN_WIDTH * text_width
+            and thickness <= max_thickness
+            and w >= _SEGMENT_MIN_ELONGATION * h
+            and not _at_frame_edge(box, band.shape[1])
+        ):
+            segments.append(box)
+    rules = [
+        r
+        for r in _join_segments(segments, _SEGMENT_GAP * text_width, max_thickness)
+        if r[2] - r[0] >= settings.min_rule_width_ratio * text_width
+    ]
+    if not rules:
+        return None
+    rules.sort(key=lambda r: r[1])
+    lowest = rules[-1]
+    partner = [r for r in rules[:-1] if lowest[1] - r[3] <= _DOUBLE_RULE_GAP * page_height]
+    if partner:
+        return _Rule(_union([lowest, partner[-1]]), double=True)
+    return _Rule(lowest)
+
+
+def _join_segments(segments: list[BBox], max_gap: float, max_thickness: float) -> list[BBox]:
+    """Collinear pieces with small gaps between them, as one rule each."""
+    rules: list[BBox] = []
+    for seg in sorted(segments, key=lambda s: s[0]):
+        centre = (seg[1] + seg[3]) / 2
+        for i, rule in enumerate(rules):
+            same_row = abs((rule[1] + rule[3]) / 2 - centre) <= max(max_thickness, 2)
+            if same_row and seg[0] - rule[2] <= max_gap:
+                rules[i] = _union([rule, seg])
+                break
+        else:
+            rules.append(seg)
+    return rules
+
+
+def _find_mark(
+    region: Mask, left: int, right: int, page_height: int, settings: RedHeaderSettings
+) -> BBox | None:
+    """The lowest row of large red glyphs in `region`, roughly centred on the text."""
+    min_height = settings.min_mark_height_ratio * page_height
+    if region.shape[0] < min_height:
+        return None
+    # Join the glyphs of a row (closing: the row's box stays tight around its glyphs).
+    smear = max(3, round(_MARK_SMEAR * min_height))
+    rows = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((3, smear), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(rows, connectivity=8)
+    centre, text_width = (left + right) / 2, right - left
+    marks: list[BBox] = []
+    for x, y, w, h, _ in stats[1:count]:
+        box = (int(x), int(y), int(x + w), int(y + h))
+        density = float(region[box[1] : box[3], box[0] : box[2]].mean())
+        if (
+            min_height <= h <= _MARK_MAX_HEIGHT * page_height
+            and w >= _MARK_MIN_GLYPHS * h
+            and _MARK_MIN_DENSITY <= density <= _MARK_MAX_DENSITY
+            and abs((box[0] + box[2]) / 2 - centre) <= _MARK_CENTRE_TOLERANCE * text_width
+            and _separate_glyphs(region[box[1] : box[3], box[0] : box[2]])
+            and not _at_frame_edge(box, region.shape[1])
+        ):
+            marks.append(box)
+    return max(marks, key=lambda b: b[3]) if marks else None
+
+
+def _at_frame_edge(box: BBox, width: int) -> bool:
+    """Red touching the picture's top or sides: a border, or something cut off by the frame
+    (a header is printed inside the page's margins)."""
+    return box[0] <= 0 or box[1] <= 0 or box[2] >= width
+
+
+def _separate_glyphs(row: Mask) -> bool:
+    """Red glyphs stand apart; a bar with white (knocked-out) text is one wide piece."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(row, connectivity=8)
+    widest = int(stats[1:count, 2].max()) if count > 1 else 0
+    return widest <= _MAX_GLYPH_WIDTH * row.shape[0]
+
+
+def _red_grid(mask: Mask) -> bool:
+    """Red lines forming a frame or table (e-invoices, forms): long red runs both ways."""
+    height, width = mask.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    for i in range(1, count):
+        x, y, w, h, _ = stats[i]
+        if w < _GRID_MIN_SIDE * width or h < _GRID_MIN_SIDE * height:
+            continue
+        part = labels[y : y + h, x : x + w] == i
+        rows = int((part.mean(axis=1) >= _GRID_LINE_FILL).sum())
+        cols = int((part.mean(axis=0) >= _GRID_LINE_FILL).sum())
+        if rows >= 2 and cols >= 2:
+            return True
+    return False
+
+
+# Page context.
+
+
+def _page_height(mask: Mask) -> int:
+    """Height of the page the image shows, assuming an A4 portrait page as wide as the image.
+
+    A photo of the top half of a page is wide: its header band is most of its height.
+    """
+    height, width = mask.shape
+    return max(height, round(math.sqrt(2) * width))
+
+
+def _text_extent(ctx: PageContext) -> tuple[int, int]:
+    """Left and right edge of the page's text (the rule spans it), at least half the page."""
+    width = ctx.page.width
+    boxes = [line.bbox for line in ctx.page.lines if line.bbox is not None]
+    if len(boxes) >= 3:
+        left = int(np.percentile([b[0] for b in boxes], 10))
+        right = int(np.percentile([b[2] for b in boxes], 90))
+    else:
+        left, right = _ink_columns(ctx)
+    if right - left < width / 2:
+        centre = (left + right) / 2
+        left, right = round(centre - width / 4), round(centre + width / 4)
+    return left, right
+
+
+def _ink_columns(ctx: PageContext) -> tuple[int, int]:
+    image = ctx.page.image
+    assert image is not None
+    dark = image[::4, ::4].max(axis=2) < _ink_level(image)
+    columns = np.flatnonzero(dark.mean(axis=0) > 0.002)
+    if columns.size < 2:
+        return 0, ctx.page.width
+    return int(columns[0]) * 4, int(columns[-1]) * 4
+
+
+def _dark_share(ctx: PageContext, box: BBox) -> float:
+    """Share of dark (black-ink) pixels in a box of the page image."""
+    image = ctx.page.image
+    x0, y0, x1, y1 = box
+    if image is None or x1 <= x0 or y1 <= y0:
+        return 0.0
+    return float((image[y0:y1, x0:x1].max(axis=2) < _ink_level(image)).mean())
+
+
+def _ink_level(image: npt.NDArray[np.uint8]) -> float:
+    """Brightness under which a pixel is black ink, relative to the paper (photos are dim)."""
+    return _DARK * float(paper_color(image).max())
+
+
+def _document_below(ctx: PageContext, top: int) -> bool:
+    """Whether black body text follows below `top`, as on a document page."""
+    lines = [ln for ln in ctx.page.lines if ln.bbox is not None]
+    if lines:
+        below = [ln for ln in lines if ln.bbox and ln.bbox[1] >= top]
+        return sum(1 for ln in below if not ctx.is_red(ln)) >= _MIN_BODY_LINES
+    share = _dark_share(ctx, (0, top, ctx.page.width, ctx.page.height))
+    return _MIN_INK_SHARE <= share <= _MAX_INK_SHARE
+
+
+def _red_lines(ctx: PageContext, top: int, bottom: int) -> list[TextLine]:
+    """OCR lines starting between `top` and `bottom` that are printed in red."""
+    return [
+        line
+        for line in ctx.page.lines
+        if line.bbox is not None and top <= line.bbox[1] < bottom and ctx.is_red(line)
+    ]
+
+
+def _union(boxes: list[BBox]) -> BBox:
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+# The text path.
+
+
+def _textual(ctx: PageContext, settings: RedHeaderSettings) -> list[Finding]:
+    words = _banner_words(settings.banner_words)
+    organ = ctx.config.headers.organ_mark
+    for line in ctx.page.lines:
+        if (
+            line.color == "red"
+            and (line.size or 0) >= settings.min_text_size
+            and ctx.in_top_zone(line)
+            and _organ_like(line.text, organ)
+            and not words.search(normalize(line.text))
+        ):
+            return [ctx.finding(NAME, LABEL, _TEXT_PATH, line.text.strip(), line.bbox)]
+    return []
+
+
+def _organ_like(text: str, organ: OrganMark) -> bool:
+    """Reads like an organ mark: short, ends with 文件/纪要/…, or names an organ."""
+    compact = normalize(text)
+    if not compact or len(compact) > organ.max_chars:
+        return False
+    return compact.endswith(organ.suffixes) or any(w in compact for w in organ.organ_words)
+
+
+@lru_cache(maxsize=8)
+def _banner_words(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(alternation(words) if words else r"(?!)")
