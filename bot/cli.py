@@ -154,9 +154,9 @@ def _add_row(table: Table, report: ScanReport) -> None:
     findings = Text()
     if report.error:
         findings.append(report.error + "\n", style="red")
-    for f in report.findings:
-        where = f"p{f.page}" + (f" {f.member}" if f.member else "")
-        findings.append(f"{f.detector}: {f.label} ({where}, {f.confidence:.2f})\n")
+    for detector, labels in _by_detector(report).items():
+        findings.append(f"{detector}: ", style="bold")
+        findings.append(", ".join(labels) + "\n")
     findings.rstrip()
     table.add_row(
         Text(report.source),
@@ -166,5 +166,12 @@ def _add_row(table: Table, report: ScanReport) -> None:
     )
 
 
-if __name__ == "__main__":
-    main()
+def _by_detector(report: ScanReport) -> dict[str, list[str]]:
+    """One row per detector: its distinct labels, with the pages they stand on."""
+    pages: dict[str, dict[str, set[int]]] = {}
+    for f in report.findings:
+        pages.setdefault(f.detector, {}).setdefault(f.label, set()).add(f.page)
+    return {
+        detector: [f"{label} (p{','.join(map(str, sorted(on)))})" for label, on in labels.items()]
+        for detector, labels in pages.items()
+    }

@@ -19,7 +19,7 @@ from detectors.context import PageContext
 from detectors.errors import EncryptedContent, LimitExceeded, ScanError
 from detectors.extract import extract_pages, media_kind
 from detectors.extract.base import ExtractContext
-from detectors.model import Finding, Page, ScanReport
+from detectors.model import Finding, Page, ScanReport, Verdict
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
 from detectors.policy import decide
@@ -128,7 +128,7 @@ class Scanner:
                 f"limit: {tally.pages_skipped:,} more pages were not scanned "
                 f"(page cap {self.config.scan.limits.max_pages})"
             )
-        report.verdict = decide(report.findings, self.config.policy)
+        report.verdict = _verdict(report.findings, self.config)
 
 
 def scan(
@@ -140,6 +140,17 @@ def scan(
 ) -> ScanReport:
     """Scan one file's bytes. For many files, create one `Scanner` and reuse it."""
     return Scanner(config, engine=engine).scan(data, filename)
+
+
+def _verdict(findings: list[Finding], config: ScanConfig) -> Verdict:
+    """The loudest verdict of the file's documents: each archive member is decided on its own,
+    so that one member's （此件公开发布） does not quiet another member's marking."""
+    documents: dict[str | None, list[Finding]] = {}
+    for finding in findings:
+        documents.setdefault(finding.member, []).append(finding)
+    return max(
+        (decide(group, config.policy) for group in documents.values()), default=Verdict.CLEAN
+    )
 
 
 def _member(page: Page, name: str) -> str | None:

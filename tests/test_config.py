@@ -67,3 +67,18 @@ def _f(detector: str, label: str = "x", confidence: float = 0.9) -> Finding:
 )
 def test_policy(findings: list[Finding], verdict: Verdict) -> None:
     assert decide(findings, load_config().policy) == verdict
+
+
+def test_archive_members_are_decided_one_by_one(tmp_path: Path) -> None:
+    """A published member must not lower the verdict of another member with a marking."""
+    import io
+    import zipfile
+
+    from detectors import Scanner
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("public.txt", "吉林省人民政府文件\n吉政发〔2024〕1号\n（此件公开发布）\n")
+        archive.writestr("internal.txt", "内部资料\n关于做好节日值班工作的通知\n")
+    report = Scanner(load_config()).scan(buffer.getvalue(), "bundle.zip")
+    assert report.verdict == Verdict.HIGH
