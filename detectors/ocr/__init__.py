@@ -1,0 +1,23 @@
+"""OCR engines behind one protocol (`base.OcrEngine`); `create_engine` picks one by name."""
+
+from __future__ import annotations
+
+from detectors.config import OcrSettings
+from detectors.ocr.base import OcrEngine
+
+ENGINES = ("rapidocr", "tesseract")
+
+
+def create_engine(settings: OcrSettings, name: str | None = None) -> OcrEngine:
+    """Load the engine `name` (default: `settings.engine`). Loading models takes ~1 s: once."""
+    chosen = name or settings.engine
+    # Imported here: each engine pulls in its own heavy dependencies.
+    if chosen == "rapidocr":
+        from detectors.ocr.rapid import RapidOcrEngine
+
+        return RapidOcrEngine(settings)
+    if chosen == "tesseract":
+        from detectors.ocr.tesseract import TesseractEngine
+
+        return TesseractEngine(settings)
+    raise ValueError(f"unknown OCR engine {chosen!r} (known: {', '.join(ENGINES)})")

@@ -1,0 +1,249 @@
+"""Camera captures to upright pages: find the page, straighten it, turn it, deskew it.
+
+A photo posted to a work group shows a page on a desk, a page on a monitor, or only the top
+of a page running off the frame. Screenshots and scans are flagged as captures too, because
+the extractor cannot always tell. So every step must be safe to skip: without a convincing
+page outline the whole image is kept as it is, never cropped to some inner rectangle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from detectors.config import VisionSettings
+from detectors.model import RgbImage
+from detectors.ocr.base import OcrEngine
+from detectors.vision.geometry import (
+    Contour,
+    GrayImage,
+    Quad,
+    contours_of,
+    order_corners,
+    quad_size,
+    rotate_quarter,
+    scale_to_max_side,
+    to_gray,
+    warp_quad,
+)
+from detectors.vision.textlines import line_angle, line_contours, line_length
+
+_A4_RATIO = math.sqrt(2)
+_A4_SNAP = 0.10
+"""A straightened page within 10 % of A4's proportions is taken to be A4 (perspective
+foreshortening makes the measured ratio wobble)."""
+_MAX_PAGE_AREA = 0.97
+"""A quad covering nearly the whole frame gains nothing over the frame itself."""
+_MIN_CORNER_ANGLE, _MAX_CORNER_ANGLE = 45.0, 135.0
+_MIN_SIDE_RATIO = 0.5
+"""Opposite sides of a photographed page differ by perspective, but not by half."""
+_BORDER_MARGIN = 0.015
+"""A quad corner this close to the frame edge is where the outline leaves the picture."""
+_AXIS_TOLERANCE = 0.75
+"""Degrees. A rectangle this exactly upright is a user-interface box, not a photographed page."""
+_RING = 0.02
+"""Width of the bands inside and outside a quad's outline that are compared, of the long side."""
+_SKEW_SIDE = 1000
+_MIN_SKEW_LINES = 3
+_MIN_SKEW_LINE = 0.08
+"""Lines shorter than this share of the width give poor angles."""
+
+
+@dataclass(frozen=True, eq=False)
+class Capture:
+    """An upright page made from a camera capture."""
+
+    image: RgbImage
+    quad: Quad | None
+    """Page corners (TL, TR, BR, BL) in the input image, or None when the whole image was kept."""
+    rotation: int
+    """Clockwise quarter turn applied after straightening: 0, 90, 180 or 270."""
+    skew: float
+    """Skew in degrees measured on the upright page; corrected when within the limits."""
+
+
+def prepare_capture(image: RgbImage, engine: OcrEngine, settings: VisionSettings) -> Capture:
+    """The page in `image`, straightened, turned upright and deskewed."""
+    quad = find_page(image, settings)
+    page = image if quad is None else straighten(image, quad, settings.page_max_side)
+    rotation = engine.orientation(page)
+    page = rotate_quarter(page, rotation)
+    skew = estimate_skew(page)
+    if settings.min_skew_degrees <= abs(skew) <= settings.max_skew_degrees:
+        page = rotate_small(page, skew)
+    return Capture(image=page, quad=quad, rotation=rotation, skew=skew)
+
+
+# Page finding.
+
+
+def find_page(image: RgbImage, settings: VisionSettings) -> Quad | None:
+    """Corners of the page in `image`, or None when no convincing outline is found."""
+    small, scale = scale_to_max_side(image, settings.find_max_side)
+    gray = np.asarray(cv2.GaussianBlur(to_gray(small), (5, 5), 0), dtype=np.uint8)
+    candidates = [*_edge_quads(gray), *_bright_quads(gray)]
+    plausible = [q for q in candidates if _is_page(q, gray, settings)]
+    if not plausible:
+        return None
+    best = max(plausible, key=lambda q: cv2.contourArea(q))
+    return np.asarray(best / scale, dtype=np.float32)
+
+
+def _edge_quads(gray: GrayImage) -> list[Quad]:
+    """Four-cornered outlines among the strongest edges (a page on a contrasting desk)."""
+    edges = cv2.Canny(gray, 40, 120)
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    contours = contours_of(np.asarray(edges, np.uint8), cv2.RETR_LIST)
+    largest = sorted(contours, key=cv2.contourArea, reverse=True)[:8]
+    return [q for c in largest if (q := _as_quad(c)) is not None]
+
+
+def _bright_quads(gray: GrayImage) -> list[Quad]:
+    """The outline of the largest bright region (a page on a textured or dark background)."""
+    _, bright = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Close the holes that text leaves in the page, then cut thin bridges to the background.
+    k = max(3, round(max(gray.shape) * 0.03))
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    bright = cv2.morphologyEx(bright, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    contours = contours_of(np.asarray(bright, np.uint8), cv2.RETR_EXTERNAL)
+    if not contours:
+        return []
+    blob = max(contours, key=cv2.contourArea)
+    quads = [cv2.boxPoints(cv2.minAreaRect(blob))]
+    if (q := _as_quad(blob)) is not None:
+        quads.append(q)
+    return [order_corners(q) for q in quads]
+
+
+def _as_quad(contour: Contour) -> Quad | None:
+    """The contour's convex hull simplified to four corners, if it has four."""
+    hull = cv2.convexHull(contour)
+    perimeter = cv2.arcLength(hull, True)
+    for tolerance in (0.02, 0.04, 0.06):
+        approx = cv2.approxPolyDP(hull, tolerance * perimeter, True)
+        if len(approx) == 4:
+            return order_corners(approx.reshape(4, 2))
+    return None
+
+
+def _is_page(quad: Quad, gray: GrayImage, settings: VisionSettings) -> bool:
+    h, w = gray.shape[:2]
+    area = cv2.contourArea(quad) / float(h * w)
+    return (
+        settings.min_page_area_ratio <= area <= _MAX_PAGE_AREA
+        and cv2.isContourConvex(quad.astype(np.int32).reshape(-1, 1, 2))
+        and _sane_shape(quad)
+        and not _on_frame_edge(quad, w, h)
+        and not _axis_aligned(quad)
+        and _contrast(quad, gray) >= settings.min_page_contrast
+    )
+
+
+def _sane_shape(quad: Quad) -> bool:
+    sides = [float(np.linalg.norm(quad[(i + 1) % 4] - quad[i])) for i in range(4)]
+    if min(sides) < 1:
+        return False
+    if min(sides[0], sides[2]) / max(sides[0], sides[2]) < _MIN_SIDE_RATIO:
+        return False
+    if min(sides[1], sides[3]) / max(sides[1], sides[3]) < _MIN_SIDE_RATIO:
+        return False
+    return all(_MIN_CORNER_ANGLE <= a <= _MAX_CORNER_ANGLE for a in _corner_angles(quad))
+
+
+def _corner_angles(quad: Quad) -> list[float]:
+    angles = []
+    for i in range(4):
+        a, b = quad[i - 1] - quad[i], quad[(i + 1) % 4] - quad[i]
+        cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+        angles.append(math.degrees(math.acos(max(-1.0, min(1.0, cos)))))
+    return angles
+
+
+def _on_frame_edge(quad: Quad, width: int, height: int) -> bool:
+    """Whether a corner lies on the frame's edge: the page (or screen) continues outside the
+    picture, and the "corner" is where its outline leaves the frame."""
+    mx, my = _BORDER_MARGIN * width, _BORDER_MARGIN * height
+    xs, ys = quad[:, 0], quad[:, 1]
+    return bool(
+        (xs <= mx).any()
+        or (xs >= width - 1 - mx).any()
+        or (ys <= my).any()
+        or (ys >= height - 1 - my).any()
+    )
+
+
+def _axis_aligned(quad: Quad) -> bool:
+    for i in range(4):
+        dx, dy = quad[(i + 1) % 4] - quad[i]
+        angle = abs(math.degrees(math.atan2(float(dy), float(dx)))) % 90
+        if min(angle, 90 - angle) > _AXIS_TOLERANCE:
+            return False
+    return True
+
+
+def _contrast(quad: Quad, gray: GrayImage) -> float:
+    """Mean brightness just inside the outline minus just outside it."""
+    h, w = gray.shape[:2]
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inside, quad.astype(np.int32), 255)
+    ring = max(2, round(_RING * max(h, w)))
+    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
+    inner = cv2.subtract(inside, cv2.erode(inside, kernel))
+    outer = cv2.subtract(cv2.dilate(inside, kernel), inside)
+    if not inner.any() or not outer.any():
+        return 0.0
+    return float(cv2.mean(gray, inner)[0] - cv2.mean(gray, outer)[0])
+
+
+# Straightening, skew.
+
+
+def straighten(image: RgbImage, quad: Quad, max_side: int) -> RgbImage:
+    """The quad warped to a rectangle whose long side is `max_side`."""
+    width, height = quad_size(quad)
+    ratio = max(width, height) / max(min(width, height), 1.0)
+    if abs(ratio / _A4_RATIO - 1) <= _A4_SNAP:
+        ratio = _A4_RATIO
+    long_side, short_side = max_side, max(1, round(max_side / ratio))
+    size = (short_side, long_side) if height >= width else (long_side, short_side)
+    return warp_quad(image, quad, *size)
+
+
+def estimate_skew(image: RgbImage) -> float:
+    """Degrees the text lines slope down to the right (negative: up); 0 when unsure.
+
+    The median direction of the long text-line blobs, weighted by length. Cheaper than a
+    projection-profile search and good to ~0.2°.
+    """
+    gray, _ = scale_to_max_side(to_gray(image), _SKEW_SIDE)
+    min_length = _MIN_SKEW_LINE * gray.shape[1]
+    lines = [c for c in line_contours(gray) if line_length(c) >= min_length]
+    if len(lines) < _MIN_SKEW_LINES:
+        return 0.0
+    return _weighted_median([line_angle(c) for c in lines], [line_length(c) for c in lines])
+
+
+def _weighted_median(values: list[float], weights: list[float]) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
+    index = int(np.searchsorted(cumulative, cumulative[-1] / 2))
+    return float(np.asarray(values)[order][index])
+
+
+def rotate_small(image: RgbImage, degrees: float) -> RgbImage:
+    """The image rotated by `degrees` (positive: counter-clockwise), same size."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    # White corners: replicated edge pixels would smear a red rule or text into streaks.
+    rotated = cv2.warpAffine(
+        image,
+        matrix,
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(255, 255, 255),
+    )
+    return np.asarray(rotated, dtype=np.uint8)

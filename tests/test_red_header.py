@@ -1,0 +1,176 @@
+"""The red header detector on rendered pages, photos and the red things that are not headers.
+
+OCR is not run here: where a test needs the OCR'd text of the red band, it places the lines
+that OCR reads there (test_ocr covers reading them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from vision_synth import (
+    ORGAN,
+    SynthPage,
+    downscale,
+    photograph,
+    render_banner,
+    render_invoice,
+    render_official_page,
+    render_plain_document,
+    render_red_title_slide,
+    render_slide,
+)
+
+from detectors import Page, ScanConfig, TextLine
+from detectors.context import PageContext
+from detectors.model import BBox, Finding
+from detectors.rules import red_header
+from detectors.vision.capture import find_page, straighten
+
+
+def detect(
+    config: ScanConfig, image: np.ndarray, lines: list[TextLine] | None = None
+) -> list[Finding]:
+    page = Page(source="photo.jpg", number=1, image=image, lines=lines or [])
+    return red_header.detect(PageContext(page=page, config=config))
+
+
+def contains(outer: BBox | None, inner: BBox, slack: int = 4) -> bool:
+    assert outer is not None
+    return (
+        outer[0] <= inner[0] + slack
+        and outer[1] <= inner[1] + slack
+        and outer[2] >= inner[2] - slack
+        and outer[3] >= inner[3] - slack
+    )
+
+
+@pytest.fixture(scope="module")
+def official() -> SynthPage:
+    return render_official_page(1240)
+
+
+# Positives.
+
+
+def test_organ_mark_over_rule_is_a_red_header(config: ScanConfig, official: SynthPage) -> None:
+    (finding,) = detect(config, official.image)
+    assert finding.label == "red_header" and finding.confidence >= 0.9
+    assert official.mark_box and official.rule_y
+    assert contains(finding.bbox, official.mark_box)
+    assert finding.bbox is not None and finding.bbox[3] >= official.rule_y
+    assert finding.evidence == "red organ mark and red rule"
+
+
+def test_ocr_text_of_the_mark_is_the_evidence(config: ScanConfig, official: SynthPage) -> None:
+    assert official.mark_box
+    lines = [
+        TextLine("机密★1年", bbox=(167, 273, 319, 324)),
+        TextLine(ORGAN, bbox=official.mark_box),
+        TextLine("吉政办发〔2024〕15号", bbox=(463, 512, 780, 554)),
+    ]
+    (finding,) = detect(config, official.image, lines)
+    assert finding.evidence == ORGAN
+    assert finding.confidence > 0.9
+
+
+def test_rule_split_by_a_star_counts(config: ScanConfig) -> None:
+    (finding,) = detect(config, render_official_page(1240, star_rule=True).image)
+    assert finding.details["rule"] and finding.details["organ_mark"]
+
+
+def test_letter_spaced_organ_mark(config: ScanConfig) -> None:
+    (finding,) = detect(config, render_official_page(1240, organ="中 共 广 州 市 委 员 会").image)
+    assert finding.details["organ_mark"]
+
+
+def test_top_half_of_a_page(config: ScanConfig) -> None:
+    (finding,) = detect(config, render_official_page(1240, top_half=True).image)
+    assert finding.details["rule"] and finding.details["organ_mark"]
+
+
+def test_warm_photo_rectified(config: ScanConfig) -> None:
+    synth = render_official_page(1600, body_lines=14)
+    photo, _ = photograph(synth.image, (1800, 2400), seed=4, warm=True)
+    quad = find_page(photo, config.scan.vision)
+    assert quad is not None
+    (finding,) = detect(config, straighten(photo, quad, config.scan.vision.page_max_side))
+    assert finding.confidence >= 0.8
+
+
+def test_top_half_photo_without_page_outline(config: ScanConfig) -> None:
+    top = render_official_page(1600, top_half=True).image
+    photo, _ = photograph(top, (2400, 1800), seed=5, fill=0.95)
+    (finding,) = detect(config, downscale(photo, 1600))
+    assert finding.details["organ_mark"]
+
+
+# Negatives.
+
+
+def test_festive_banner_on_white_is_not_a_header(config: ScanConfig) -> None:
+    banner = render_banner()
+    assert detect(config, banner) == []
+    words = [TextLine("热烈庆祝公司成立二十周年", bbox=(150, 110, 1450, 230))]
+    assert detect(config, banner, words) == []
+
+
+def test_banner_on_red_is_not_a_header(config: ScanConfig) -> None:
+    assert detect(config, render_banner(red_background=True)) == []
+
+
+def test_slide_with_a_red_title_bar_is_not_a_header(config: ScanConfig) -> None:
+    assert detect(config, render_slide()) == []
+
+
+def test_red_welcome_title_with_an_underline_is_not_a_header(config: ScanConfig) -> None:
+    slide = render_red_title_slide()
+    title = [TextLine("热烈欢迎各位领导莅临指导", bbox=(300, 70, 1300, 150))]
+    assert detect(config, slide, title) == []
+
+
+def test_e_invoice_is_not_a_header(config: ScanConfig) -> None:
+    assert detect(config, render_invoice()) == []
+
+
+def test_red_title_naming_no_organ_does_not_count(config: ScanConfig) -> None:
+    synth = render_official_page(1240, organ="老北京涮肉美食广场")  # a shop's flyer, same layout
+    assert synth.mark_box is not None
+    findings = detect(config, synth.image, [TextLine("老北京涮肉美食广场", bbox=synth.mark_box)])
+    assert all(f.confidence < config.policy.min_confidence for f in findings)
+
+
+def test_black_document_is_not_a_header(config: ScanConfig) -> None:
+    assert detect(config, render_plain_document()) == []
+
+
+# Pages without image.
+
+
+def _styled(*lines: TextLine) -> Page:
+    return Page(source="doc.docx", number=1, lines=list(lines))
+
+
+def test_text_path_red_large_organ_mark(config: ScanConfig) -> None:
+    page = _styled(
+        TextLine(ORGAN, color="red", size=26),
+        TextLine("吉政办发〔2024〕15号", size=16),
+        TextLine("关于做好全省防汛抗旱工作的通知", size=22),
+    )
+    (finding,) = red_header.detect(PageContext(page=page, config=config))
+    assert finding.confidence == pytest.approx(0.8)
+    assert finding.evidence == ORGAN
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        TextLine("热烈庆祝县人民政府成立七十周年", color="red", size=26),  # festive
+        TextLine(ORGAN, size=26),  # not red
+        TextLine(ORGAN, color="red", size=12),  # too small
+        TextLine("今天天气很好，我们去公园散步吧", color="red", size=26),  # not an organ
+    ],
+)
+def test_text_path_negatives(config: ScanConfig, line: TextLine) -> None:
+    page = _styled(line, TextLine("正文", size=16))
+    assert red_header.detect(PageContext(page=page, config=config)) == []

@@ -1,0 +1,156 @@
+"""Page finding, straightening, orientation and deskew of captures; the red mask.
+
+Photos are synthesised at the extractor's decode size (long side 2400) so that no test pays
+for 12-megapixel warps; the one OCR call reads a rectified photo.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from vision_synth import (
+    ORGAN,
+    photograph,
+    render_official_page,
+    render_screenshot,
+)
+
+from detectors import ScanConfig
+from detectors.ocr import create_engine
+from detectors.ocr.base import OcrEngine
+from detectors.vision.capture import estimate_skew, find_page, prepare_capture, rotate_small
+from detectors.vision.color import red_mask, white_balance
+from detectors.vision.geometry import order_corners, rotate_quarter
+
+PHOTO = (1800, 2400)
+
+
+@pytest.fixture(scope="module")
+def engine(config: ScanConfig) -> OcrEngine:
+    return create_engine(config.scan.ocr, "rapidocr")
+
+
+@pytest.fixture(scope="module")
+def page() -> np.ndarray:
+    return render_official_page(1600, body_lines=14).image
+
+
+# Geometry.
+
+
+def test_order_corners_whatever_the_input_order() -> None:
+    tl, tr, br, bl = (10, 12), (200, 5), (210, 300), (5, 290)
+    assert order_corners([br, tl, bl, tr]).tolist() == [list(tl), list(tr), list(br), list(bl)]
+
+
+def test_rotate_quarter_is_clockwise() -> None:
+    image = np.zeros((2, 3, 3), np.uint8)
+    image[0, 0] = 255  # top-left
+    assert rotate_quarter(image, 90)[0, -1].tolist() == [255] * 3  # now top-right
+    assert rotate_quarter(image, 0) is image
+
+
+# Page finding.
+
+
+def test_finds_the_page_in_a_photo(config: ScanConfig, page: np.ndarray) -> None:
+    photo, corners = photograph(page, PHOTO, seed=1)
+    quad = find_page(photo, config.scan.vision)
+    assert quad is not None
+    assert np.abs(quad - corners).max() < 0.02 * max(PHOTO)
+
+
+def test_photo_sideways_in_warm_light_is_straightened_turned_and_read(
+    config: ScanConfig, engine: OcrEngine, page: np.ndarray
+) -> None:
+    photo, _ = photograph(page, PHOTO, seed=2, warm=True, rotate_k=1)
+    capture = prepare_capture(photo, engine, config.scan.vision)
+    assert capture.quad is not None
+    assert capture.rotation == 90
+    h, w = capture.image.shape[:2]
+    assert max(h, w) == config.scan.vision.page_max_side and h > w
+    texts = ["".join(line.text.split()) for line in engine.read(capture.image)]
+    assert ORGAN in texts
+
+
+def test_screenshot_passes_through_untouched(config: ScanConfig, engine: OcrEngine) -> None:
+    shot = render_screenshot()  # a bordered table on a flat background: not a page
+    capture = prepare_capture(shot, engine, config.scan.vision)
+    assert capture.quad is None and capture.rotation == 0
+    assert capture.image is shot
+
+
+def test_flat_render_is_not_cropped(config: ScanConfig, page: np.ndarray) -> None:
+    assert find_page(page, config.scan.vision) is None
+
+
+def test_top_of_a_page_running_off_the_frame_is_kept_whole(
+    config: ScanConfig, engine: OcrEngine, page: np.ndarray
+) -> None:
+    photo, _ = photograph(page, (2400, 1800), seed=3, fill=1.1, offset=(0.0, 0.3))
+    capture = prepare_capture(photo, engine, config.scan.vision)
+    assert capture.quad is None
+    assert capture.rotation == 0
+    assert capture.image.shape == photo.shape
+
+
+# Skew.
+
+
+@pytest.mark.parametrize("degrees", [-6.0, -2.0, 1.5, 4.0])
+def test_skew_is_measured(page: np.ndarray, degrees: float) -> None:
+    tilted = rotate_small(page, degrees)  # counter-clockwise: lines slope up to the right
+    assert estimate_skew(tilted) == pytest.approx(-degrees, abs=0.25)
+
+
+def test_small_skew_is_left_alone_and_larger_is_corrected(
+    config: ScanConfig, engine: OcrEngine, page: np.ndarray
+) -> None:
+    slight = rotate_small(page, 0.2)
+    assert prepare_capture(slight, engine, config.scan.vision).image is slight
+    tilted = prepare_capture(rotate_small(page, 3.0), engine, config.scan.vision)
+    assert tilted.skew == pytest.approx(-3.0, abs=0.25)
+    assert abs(estimate_skew(tilted.image)) < 0.3
+
+
+# Red.
+
+
+def _warm(image: np.ndarray) -> np.ndarray:
+    """A strong desk-lamp cast: white paper turns orange (255, 199, 158)."""
+    cast = image.astype(np.float32) * np.array([1.0, 0.78, 0.62], np.float32)
+    return np.clip(cast, 0, 255).astype(np.uint8)
+
+
+def test_red_mask_finds_the_header_under_warm_light(config: ScanConfig) -> None:
+    synth = render_official_page(1240, seal=False)
+    assert synth.mark_box is not None
+    photo = _warm(synth.image)
+    mask = red_mask(photo, config.scan.red)
+    x0, y0, x1, y1 = synth.mark_box
+    assert mask[y0:y1, x0:x1].mean() > 0.2  # the organ mark is red
+    assert mask.mean() < 0.03  # the paper is not
+    hsv = cv2.cvtColor(photo, cv2.COLOR_RGB2HSV)
+    naive = (hsv[..., 0] <= 12) & (hsv[..., 1] >= 90) & (hsv[..., 2] >= 80)
+    assert naive.mean() > 0.5  # without balancing, the whole page looked red
+
+
+def test_white_balance_does_not_grey_out_a_red_poster() -> None:
+    poster = np.zeros((100, 100, 3), np.uint8)
+    poster[:] = (200, 20, 25)
+    poster[40:60, 20:80] = (255, 220, 60)
+    balanced = white_balance(poster, 2.2)
+    r, g, b = balanced[5, 5].tolist()
+    assert r > 2 * max(g, b)
+
+
+def test_red_mask_is_cheap(config: ScanConfig) -> None:
+    page = _warm(render_official_page(1131).image)  # 1131 x 1600
+    red_mask(page, config.scan.red)
+    started = time.perf_counter()
+    for _ in range(5):
+        red_mask(page, config.scan.red)
+    assert (time.perf_counter() - started) / 5 < 0.06  # ~10 ms here; slack for shared CI
