@@ -175,3 +175,7 @@ def _by_detector(report: ScanReport) -> dict[str, list[str]]:
         detector: [f"{label} (p{','.join(map(str, sorted(on)))})" for label, on in labels.items()]
         for detector, labels in pages.items()
     }
+
+
+if __name__ == "__main__":
+    main()
