@@ -25,17 +25,9 @@ from typing import Any
 from benchmarks.readme import update_readme
 from detectors import ScanConfig, Scanner, load_config
 from detectors.policy import fired
-from tests.corpus import generate
+from tests.corpus import DETECTORS, generate
 
 OUT = Path(__file__).resolve().parent / "out"
-DETECTORS = (
-    "classification_marking",
-    "handling_marking",
-    "document_header",
-    "red_header",
-    "seal",
-    "personal_data",
-)
 
 
 @dataclass

@@ -11,17 +11,9 @@ import pytest
 
 from detectors import ScanConfig, Scanner
 from detectors.policy import fired
-from tests.corpus import FILE_PLAN, CorpusItem, file_item, negative, positive
+from tests.corpus import DETECTORS, FILE_PLAN, CorpusItem, file_item, negative, positive
 
 SEED = 11
-DETECTORS = (
-    "classification_marking",
-    "handling_marking",
-    "document_header",
-    "red_header",
-    "seal",
-    "personal_data",
-)
 
 
 def _write(tmp: Path, out: tuple[str, bytes, CorpusItem]) -> tuple[Path, CorpusItem]:
