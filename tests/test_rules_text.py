@@ -39,7 +39,9 @@ def labels(module: ModuleType, lines: list[str], config: ScanConfig) -> list[tup
         ("绝密★启用前", "绝密"),
         ("机 密 ☆ 1 年", "机密"),
         ("机密*2年", "机密"),
-        ("机密女1年", "机密"),  # Tesseract's reading of ★
+        ("机密女1年", "机密"),  # Tesseract's readings of ★
+        ("绝密太1年", "绝密"),
+        ("秘密妇长期", "秘密"),
         ("000123  机密★1年  特急", "机密"),
         ("密级：秘密", "秘密"),
         ("机密１年", "机密"),

@@ -39,12 +39,13 @@ def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
     levels = alternation(markings.levels)
     periods = "|".join(f"(?:{p})" for p in markings.periods)
     true_stars = char_class(_TRUE_STARS)
-    misread = char_class("".join(s for s in markings.star_variants if s not in _TRUE_STARS))
     # What may share a marking's line: the copy number, the urgency, other markings.
     companions = rf"\d{{{headers.copy_number_digits}}}|{alternation(headers.urgency)}"
     return _Patterns(
         starred=re.compile(rf"(?P<level>{levels}){true_stars}(?P<period>{periods})?"),
-        misread_star=re.compile(rf"(?P<level>{levels}){misread}(?P<period>{_STRICT_PERIOD})"),
+        # OCR makes anything of ★ (女, 妇, 太, 友, 大, *): between a level and a strict
+        # period, any one glyph is the star.
+        misread_star=re.compile(rf"(?P<level>{levels}).(?P<period>{_STRICT_PERIOD})"),
         no_star=re.compile(rf"(?P<level>{levels})(?P<period>{_STRICT_PERIOD})"),
         # One glyph of the level misread (秘图*5年): still a marking with a star and a period.
         misread_level=re.compile(

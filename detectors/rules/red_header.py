@@ -73,6 +73,8 @@ _GRID_MIN_SIDE = 0.1
 _MAX_RED_BODY_LINES = 2
 """Red lines of text between the rule and the end of the band: a menu, a poster."""
 _MIN_COLUMN_LINES, _COLUMN_SHARE = 8, 0.6
+_COLUMN_MIN_WIDTH = 0.2
+"""A column line is at least this share of the text width."""
 _DARK = 0.55
 """Black ink: darker (brightest channel) than this share of the paper's brightness."""
 _MIN_BODY_LINES = 2
@@ -108,11 +110,14 @@ def detect(ctx: PageContext) -> list[Finding]:
 def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outcome:
     height = _page_height(mask)
     band = mask[: max(1, round(settings.band_ratio * height))]
-    if mask.mean() > settings.max_red_area_ratio or band.mean() > settings.max_red_area_ratio:
-        return _Outcome([], "poster")
-    if _red_grid(mask):
-        return _Outcome([], "grid")
     left, right = _text_extent(ctx)
+    # Red is measured where the text stands: a red-brown desk around a photographed page is
+    # not a red poster or a red frame, but a poster's red ground lies under its text.
+    area, top = _text_area(ctx, mask, left, right)
+    if max(area.mean(), band[top:, left:right].mean()) > settings.max_red_area_ratio:
+        return _Outcome([], "poster")
+    if _red_grid(area):
+        return _Outcome([], "grid")
     rule = _find_rule(band, left, right, height, settings)
     above = band if rule is None else band[: rule.bbox[1]]
     mark = _find_mark(above, left, right, height, settings)
@@ -166,8 +171,18 @@ def _not_a_header(
 
 
 def _columns(ctx: PageContext, top: int) -> bool:
-    """Whether the lines below `top` mostly stand side by side, in columns."""
-    lines = [ln.bbox for ln in ctx.page.lines if ln.bbox is not None and ln.bbox[1] >= top]
+    """Whether the lines below `top` mostly stand side by side, in columns.
+
+    Only lines of a column's width count: the label cells of a telegram's header table
+    (发电单位 | 天津市…) stand side by side too, but they are short.
+    """
+    left, right = _text_extent(ctx)
+    min_width = _COLUMN_MIN_WIDTH * (right - left)
+    lines = [
+        ln.bbox
+        for ln in ctx.page.lines
+        if ln.bbox is not None and ln.bbox[1] >= top and ln.bbox[2] - ln.bbox[0] >= min_width
+    ]
     if len(lines) < _MIN_COLUMN_LINES:
         return False
     beside = sum(1 for box in lines if any(_side_by_side(box, other) for other in lines))
@@ -312,6 +327,17 @@ def _page_height(mask: Mask) -> int:
     """
     height, width = mask.shape
     return max(height, round(math.sqrt(2) * width))
+
+
+def _text_area(ctx: PageContext, mask: Mask, left: int, right: int) -> tuple[Mask, int]:
+    """The part of the mask from the first to the last line of text, in the text's columns
+    (the whole mask when there is too little text to tell), and its top row."""
+    boxes = [line.bbox for line in ctx.page.lines if line.bbox is not None]
+    if len(boxes) < 3:
+        return mask, 0
+    top = min(b[1] for b in boxes)
+    bottom = max(b[3] for b in boxes)
+    return mask[top:bottom, left:right], top
 
 
 def _text_extent(ctx: PageContext) -> tuple[int, int]:
