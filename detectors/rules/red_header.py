@@ -114,7 +114,7 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     # Red is measured where the text stands: a red-brown desk around a photographed page is
     # not a red poster or a red frame, but a poster's red ground lies under its text.
     area, top = _text_area(ctx, mask, left, right)
-    if max(area.mean(), band[top:, left:right].mean()) > settings.max_red_area_ratio:
+    if max(_share(area), _share(band[top:, left:right])) > settings.max_red_area_ratio:
         return _Outcome([], "poster")
     if _red_grid(area):
         return _Outcome([], "grid")
@@ -327,6 +327,11 @@ def _page_height(mask: Mask) -> int:
     """
     height, width = mask.shape
     return max(height, round(math.sqrt(2) * width))
+
+
+def _share(mask: Mask) -> float:
+    """The red share of a mask region; an empty region has none."""
+    return float(mask.mean()) if mask.size else 0.0
 
 
 def _text_area(ctx: PageContext, mask: Mask, left: int, right: int) -> tuple[Mask, int]:
