@@ -79,7 +79,8 @@ class Scanner:
                 with _timer(timings, "ocr"):
                     self._read(page)
                 with _timer(timings, "detect"):
-                    report.findings += self.detect_page(page, member=_member(page, name))
+                    member = _member(page, name)
+                    report.findings += self.detect_page(page, member, report.warnings)
                 report.pages += 0 if page.is_metadata else 1
         except EncryptedContent:
             ctx.encrypted(name)
@@ -101,11 +102,20 @@ class Scanner:
             page.image = prepare_capture(page.image, self.engine, self.config.scan.vision).image
         page.lines = self.engine.read(page.image)
 
-    def detect_page(self, page: Page, member: str | None = None) -> list[Finding]:
+    def detect_page(
+        self, page: Page, member: str | None = None, problems: list[str] | None = None
+    ) -> list[Finding]:
+        """Every detector on one page. A detector that fails is noted in `problems` and the
+        others still run: one odd page must not cost the findings of the rest."""
         ctx = PageContext(page=page, config=self.config, member=member)
         findings: list[Finding] = []
-        for detect in PAGE_DETECTORS.values():
-            findings += detect(ctx)
+        for name, detect in PAGE_DETECTORS.items():
+            try:
+                findings += detect(ctx)
+            except Exception as exc:
+                log.exception("detector %s failed on %s page %d", name, page.source, page.number)
+                if problems is not None:
+                    problems.append(f"{page.source} page {page.number}: {name} failed: {exc}")
         return findings
 
     def _finish(self, report: ScanReport, ctx: ExtractContext, name: str) -> None:
@@ -122,7 +132,7 @@ class Scanner:
             for source in dict.fromkeys(tally.encrypted_sources)
         ]
         report.findings = _deduplicated(report.findings)
-        report.warnings = list(tally.warnings)
+        report.warnings = [*tally.warnings, *report.warnings]
         if tally.pages_skipped and report.error is None:
             report.error = (
                 f"limit: {tally.pages_skipped:,} more pages were not scanned "

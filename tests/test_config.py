@@ -82,3 +82,16 @@ def test_archive_members_are_decided_one_by_one(tmp_path: Path) -> None:
         archive.writestr("internal.txt", "内部资料\n关于做好节日值班工作的通知\n")
     report = Scanner(load_config()).scan(buffer.getvalue(), "bundle.zip")
     assert report.verdict == Verdict.HIGH
+
+
+def test_a_failing_detector_costs_only_its_own_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors import Scanner
+    from detectors.registry import PAGE_DETECTORS
+
+    def broken(ctx: object) -> list[Finding]:
+        raise ValueError("odd page")
+
+    monkeypatch.setitem(PAGE_DETECTORS, "seal", broken)
+    report = Scanner(load_config()).scan("机密★1年\n正文\n".encode(), "note.txt")
+    assert report.error is None and report.verdict == Verdict.CRITICAL
+    assert any("seal failed: odd page" in w for w in report.warnings)

@@ -154,3 +154,13 @@ def test_red_mask_is_cheap(config: ScanConfig) -> None:
     for _ in range(5):
         red_mask(page, config.scan.red)
     assert (time.perf_counter() - started) / 5 < 0.06  # ~10 ms here; slack for shared CI
+
+
+def test_components_of_an_empty_crop_do_not_crash() -> None:
+    """OpenCV's labelling kills the process on an empty array; the wrapper must not."""
+    from detectors.vision.geometry import components
+
+    count, labels, stats = components(np.zeros((0, 40), np.uint8))
+    assert count == 1 and labels.shape == (0, 40) and stats.shape == (1, 5)
+    count, _, stats = components(np.pad(np.ones((3, 5), np.uint8), 2)[1:-1, 1:])
+    assert count == 2 and stats[1, 4] == 15

@@ -33,6 +33,7 @@ from detectors.context import PageContext
 from detectors.model import BBox, Finding, TextLine
 from detectors.rules._text import alternation, normalize
 from detectors.vision.color import paper_color
+from detectors.vision.geometry import components
 
 NAME = "red_header"
 LABEL = "red_header"
@@ -218,7 +219,7 @@ def _find_rule(
     """The lowest long, thin red horizontal rule in the band (pieces split by a ★ joined)."""
     text_width = right - left
     max_thickness = settings.max_rule_height_ratio * page_height
-    count, _, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
+    count, _, stats = components(band)
     segments = []
     for x, y, w, h, area in stats[1:count]:
         thickness = area / max(w, 1)
@@ -270,7 +271,7 @@ def _find_mark(
     # Join the glyphs of a row (closing: the row's box stays tight around its glyphs).
     smear = max(3, round(_MARK_SMEAR * min_height))
     rows = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((3, smear), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(rows, connectivity=8)
+    count, _, stats = components(rows)
     centre, text_width = (left + right) / 2, right - left
     marks: list[BBox] = []
     for x, y, w, h, _ in stats[1:count]:
@@ -296,7 +297,7 @@ def _at_frame_edge(box: BBox, width: int) -> bool:
 
 def _separate_glyphs(row: Mask) -> bool:
     """Red glyphs stand apart; a bar with white (knocked-out) text is one wide piece."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(row, connectivity=8)
+    count, _, stats = components(row)
     widest = int(stats[1:count, 2].max()) if count > 1 else 0
     return widest <= _MAX_GLYPH_WIDTH * row.shape[0]
 
@@ -304,7 +305,7 @@ def _separate_glyphs(row: Mask) -> bool:
 def _red_grid(mask: Mask) -> bool:
     """Red lines forming a frame or table (e-invoices, forms): long red runs both ways."""
     height, width = mask.shape
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, stats = components(mask)
     for i in range(1, count):
         x, y, w, h, _ = stats[i]
         if w < _GRID_MIN_SIDE * width or h < _GRID_MIN_SIDE * height:

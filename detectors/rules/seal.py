@@ -19,7 +19,7 @@ from detectors.config import SealSettings
 from detectors.context import PageContext
 from detectors.model import BBox, Finding
 from detectors.vision.color import red_mask
-from detectors.vision.geometry import Contour, contours_of
+from detectors.vision.geometry import Contour, components, contours_of
 
 NAME = "seal"
 
@@ -127,7 +127,7 @@ def find_seals(mask: Mask, settings: SealSettings) -> list[_Seal]:
 
 def _without_specks(mask: Mask, min_size: float) -> Mask:
     """The mask less its small pieces: desk grain, paper texture. A ring's arcs are long."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    _, labels, stats = components(mask)
     keep = np.maximum(stats[:, 2], stats[:, 3]) >= min_size
     keep[0] = False
     return np.asarray(keep[labels], dtype=np.uint8)

@@ -20,6 +20,23 @@ _QUARTER_TURNS = {
 }
 
 
+Components = tuple[int, npt.NDArray[np.int32], npt.NDArray[np.int32]]
+
+
+def components(mask: npt.NDArray[np.generic]) -> Components:
+    """Connected components (8-connected): count, label image, stats rows (x, y, w, h, area).
+
+    The one way to call OpenCV's labelling here: it crashes the process (SIGSEGV) on an empty
+    array, which a crop of a hostile or odd page can produce.
+    """
+    if mask.size == 0:
+        return 1, np.zeros(mask.shape, np.int32), np.zeros((1, 5), np.int32)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        np.ascontiguousarray(mask), connectivity=8
+    )
+    return int(count), np.asarray(labels, np.int32), np.asarray(stats, np.int32)
+
+
 def order_corners(points: npt.ArrayLike) -> Quad:
     """Corners as TL, TR, BR, BL, whatever order a contour gave them in."""
     pts = np.asarray(points, dtype=np.float32).reshape(4, 2)

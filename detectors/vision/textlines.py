@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from detectors.vision.geometry import Contour, GrayImage, contours_of
+from detectors.vision.geometry import Contour, GrayImage, components, contours_of
 
 LONG_SMEAR = 1.2
 """Closing kernel along the lines, in median component sizes (radicals make the median
@@ -36,7 +36,7 @@ def ink(gray: GrayImage) -> GrayImage:
 
 def glyph_size(marks: GrayImage) -> float:
     """Median size of the ink's connected components bigger than specks; 0 if none."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
+    count, _, stats = components(marks)
     sizes = np.maximum(stats[1:count, 2], stats[1:count, 3])
     sizes = sizes[sizes > 4]
     return float(np.median(sizes)) if sizes.size else 0.0
