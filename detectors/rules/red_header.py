@@ -74,6 +74,8 @@ _GRID_MIN_SIDE = 0.1
 _MAX_RED_BODY_LINES = 2
 """Red lines of text between the rule and the end of the band: a menu, a poster."""
 _MIN_COLUMN_LINES, _COLUMN_SHARE = 8, 0.6
+_TEXT_AREA_PAD = 0.04
+"""Margin (share of the picture's width) around the text when red is measured there."""
 _COLUMN_MIN_WIDTH = 0.2
 """A column line is at least this share of the text width."""
 _DARK = 0.55
@@ -112,12 +114,17 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     height = _page_height(mask)
     band = mask[: max(1, round(settings.band_ratio * height))]
     left, right = _text_extent(ctx)
-    # Red is measured where the text stands: a red-brown desk around a photographed page is
-    # not a red poster or a red frame, but a poster's red ground lies under its text.
+    # Too much red, or red frame lines, make a poster or a form: on the whole picture and
+    # also around the text. A red-brown desk around a photographed page is red on the whole
+    # picture only; a poster's red ground and an invoice's frame lie around its text too.
     area, top = _text_area(ctx, mask, left, right)
-    if max(_share(area), _share(band[top:, left:right])) > settings.max_red_area_ratio:
+    too_red = settings.max_red_area_ratio
+    if (
+        max(_share(mask), _share(band)) > too_red
+        and max(_share(area), _share(band[top:, left:right])) > too_red
+    ):
         return _Outcome([], "poster")
-    if _red_grid(area):
+    if _red_grid(mask) and _red_grid(area):
         return _Outcome([], "grid")
     rule = _find_rule(band, left, right, height, settings)
     above = band if rule is None else band[: rule.bbox[1]]
@@ -341,9 +348,11 @@ def _text_area(ctx: PageContext, mask: Mask, left: int, right: int) -> tuple[Mas
     boxes = [line.bbox for line in ctx.page.lines if line.bbox is not None]
     if len(boxes) < 3:
         return mask, 0
-    top = min(b[1] for b in boxes)
-    bottom = max(b[3] for b in boxes)
-    return mask[top:bottom, left:right], top
+    # A margin around the text keeps a form's frame lines, which stand just outside it.
+    pad = round(_TEXT_AREA_PAD * mask.shape[1])
+    top = max(0, min(b[1] for b in boxes) - pad)
+    bottom = max(b[3] for b in boxes) + pad
+    return mask[top:bottom, max(0, left - pad) : right + pad], top
 
 
 def _text_extent(ctx: PageContext) -> tuple[int, int]:
