@@ -143,7 +143,7 @@ def misses(run: EngineRun) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--positives", type=int, default=220)
+    parser.add_argument("--positives", type=int, default=270)
     parser.add_argument("--negatives", type=int, default=160)
     parser.add_argument("--photos-12mp", type=int, default=30)
     parser.add_argument("--engines", default="rapidocr,tesseract")
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
 
-    corpus = _corpus(OUT / f"corpus-{args.seed}", args.seed, args.positives, args.negatives)
+    name = f"corpus-{args.seed}-{args.positives}-{args.negatives}"
+    corpus = _corpus(OUT / name, args.seed, args.positives, args.negatives)
     photos = _corpus(OUT / f"photos12-{args.seed + 1}", args.seed + 1, args.photos_12mp, 0, 12.0)
     results: dict[str, Any] = {"corpus": {"seed": args.seed, "items": len(corpus)}, "engines": {}}
     for engine in args.engines.split(","):
