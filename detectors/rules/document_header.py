@@ -127,10 +127,11 @@ def _features(ctx: PageContext, patterns: _Patterns) -> Iterator[_Feature]:
             feature = check(ctx, line, text, patterns)
             if feature is not None:
                 yield feature
-        telegram_fields.update(m.group(1) for m in patterns.telegram.finditer(line.text.strip()))
-        if len(telegram_fields) >= 2:
-            yield _Feature("telegram", _STRONG, 0.85, line)
-            telegram_fields.clear()
+        if len(telegram_fields) < 2:
+            fields = patterns.telegram.finditer(line.text.strip())
+            telegram_fields.update(m.group(1) for m in fields)
+            if len(telegram_fields) >= 2:  # once per page, at the line that completes it
+                yield _Feature("telegram", _STRONG, 0.85, line)
 
 
 def _doc_number(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:

@@ -134,7 +134,7 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     boundary = rule.bbox[1] if rule else (mark[3] if mark else 0)
     red_text = _red_lines(ctx, 0, boundary)
     body_red = _red_lines(ctx, boundary, len(band))
-    reason = _not_a_header(ctx, settings, red_text, body_red, boundary)
+    reason = _not_a_header(ctx, settings, red_text, body_red, boundary, right - left)
     if reason:
         return _Outcome([], reason)
     confidence = _confidence(ctx, mark, rule)
@@ -164,6 +164,7 @@ def _not_a_header(
     header_red: list[TextLine],
     body_red: list[TextLine],
     boundary: int,
+    text_width: int,
 ) -> str | None:
     """Why red shapes that look like a header are something else, from the OCR'd text."""
     texts = [normalize(line.text) for line in header_red]
@@ -173,19 +174,18 @@ def _not_a_header(
         return "masthead"  # …日报: a newspaper
     if len(body_red) >= _MAX_RED_BODY_LINES:
         return "red body text"  # a menu, a poster: a document's body is black
-    if _columns(ctx, boundary):
+    if _columns(ctx, boundary, text_width):
         return "columns"  # a newspaper or a leaflet
     return None
 
 
-def _columns(ctx: PageContext, top: int) -> bool:
+def _columns(ctx: PageContext, top: int, text_width: int) -> bool:
     """Whether the lines below `top` mostly stand side by side, in columns.
 
     Only lines of a column's width count: the label cells of a telegram's header table
     (发电单位 | 天津市…) stand side by side too, but they are short.
     """
-    left, right = _text_extent(ctx)
-    min_width = _COLUMN_MIN_WIDTH * (right - left)
+    min_width = _COLUMN_MIN_WIDTH * text_width
     lines = [
         ln.bbox
         for ln in ctx.page.lines
