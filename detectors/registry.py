@@ -33,5 +33,7 @@ PAGE_DETECTORS: dict[str, PageDetector] = {
 
 ENCRYPTED = "encrypted"
 """Findings made by extraction itself: password-protected content to review."""
+KNOWN_DOCUMENT = "known_document"
+"""Findings made by looking a page up among the registered controlled documents."""
 
-DETECTOR_NAMES: tuple[str, ...] = (*PAGE_DETECTORS, ENCRYPTED, "known_document")
+DETECTOR_NAMES: tuple[str, ...] = (*PAGE_DETECTORS, ENCRYPTED, KNOWN_DOCUMENT)

@@ -19,18 +19,24 @@ from detectors.context import PageContext
 from detectors.errors import EncryptedContent, LimitExceeded, ScanError
 from detectors.extract import extract_pages, media_kind
 from detectors.extract.base import ExtractContext
+from detectors.fingerprint import KnownDocuments, KnownMatch
+from detectors.fingerprint.page import fingerprint_page
 from detectors.model import Finding, Page, ScanReport, Verdict
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
 from detectors.policy import decide
-from detectors.registry import ENCRYPTED, PAGE_DETECTORS
+from detectors.registry import ENCRYPTED, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
 
 log = logging.getLogger(__name__)
 
 
 class Scanner:
-    """Scans files with one config and one OCR engine, loaded on first need and then reused."""
+    """Scans files with one config and one OCR engine, loaded on first need and then reused.
+
+    With `known`, every page is also fingerprinted and looked up among the registered
+    controlled documents.
+    """
 
     def __init__(
         self,
@@ -38,8 +44,10 @@ class Scanner:
         *,
         engine: OcrEngine | None = None,
         engine_name: str | None = None,
+        known: KnownDocuments | None = None,
     ) -> None:
         self.config = config
+        self.known = known
         self._engine = engine
         self._engine_name = engine_name
 
@@ -68,19 +76,18 @@ class Scanner:
         started = time.perf_counter()
         name = filename or "<bytes>"
         report = ScanReport(source=name)
-        timings = {"extract": 0.0, "ocr": 0.0, "detect": 0.0}
-        ctx = ExtractContext(
-            limits=self.config.scan.limits,
-            decode_max_side=self.config.scan.vision.decode_max_side,
-        )
+        timings = {"extract": 0.0, "ocr": 0.0, "detect": 0.0, "lookup": 0.0}
+        ctx = self._extract_context()
         try:
             report.media_type = media_kind(data, name)
             for page in _timed_iter(extract_pages(data, name, ctx), timings, "extract"):
                 with _timer(timings, "ocr"):
-                    self._read(page)
+                    self.read(page)
                 with _timer(timings, "detect"):
                     member = _member(page, name)
                     report.findings += self.detect_page(page, member, report.warnings)
+                with _timer(timings, "lookup"):
+                    report.findings += self.known_findings(page, member, report.warnings)
                 report.pages += 0 if page.is_metadata else 1
         except EncryptedContent:
             ctx.encrypted(name)
@@ -94,7 +101,21 @@ class Scanner:
         report.timings_ms["total"] = round((time.perf_counter() - started) * 1000)
         return report
 
-    def _read(self, page: Page) -> None:
+    def read_pages(self, data: bytes, filename: str) -> Iterator[Page]:
+        """The pages of a file, read (OCR'd where needed) but not judged: what registering a
+        document fingerprints. Raises `ScanError` for input that cannot be read."""
+        ctx = self._extract_context()
+        for page in extract_pages(data, filename, ctx):
+            self.read(page)
+            yield page
+
+    def _extract_context(self) -> ExtractContext:
+        return ExtractContext(
+            limits=self.config.scan.limits,
+            decode_max_side=self.config.scan.vision.decode_max_side,
+        )
+
+    def read(self, page: Page) -> None:
         """Fill `page.lines` by OCR where the page has no text layer."""
         if not page.needs_ocr or page.image is None:
             return
@@ -117,6 +138,25 @@ class Scanner:
                 if problems is not None:
                     problems.append(f"{page.source} page {page.number}: {name} failed: {exc}")
         return findings
+
+    def known_findings(
+        self, page: Page, member: str | None = None, problems: list[str] | None = None
+    ) -> list[Finding]:
+        """`known_document` findings for a page that copies a registered one. A registry that
+        cannot be reached is noted in `problems`: the other detectors' verdict still stands."""
+        if self.known is None or page.is_metadata:
+            return []
+        fingerprint = fingerprint_page(page, self.config.fingerprint)
+        if fingerprint is None:
+            return []
+        try:
+            matches = self.known.lookup(fingerprint)
+        except Exception as exc:
+            log.exception("registry lookup failed on %s page %d", page.source, page.number)
+            if problems is not None:
+                problems.append(f"{page.source} page {page.number}: registry lookup failed: {exc}")
+            return []
+        return [_known_finding(match, page.number, member) for match in matches]
 
     def _finish(self, report: ScanReport, ctx: ExtractContext, name: str) -> None:
         tally = ctx.tally
@@ -160,6 +200,25 @@ def _verdict(findings: list[Finding], config: ScanConfig) -> Verdict:
         documents.setdefault(finding.member, []).append(finding)
     return max(
         (decide(group, config.policy) for group in documents.values()), default=Verdict.CLEAN
+    )
+
+
+def _known_finding(match: KnownMatch, page: int, member: str | None) -> Finding:
+    return Finding(
+        detector=KNOWN_DOCUMENT,
+        label=match.doc_id,
+        confidence=match.score,
+        page=page,
+        evidence=f"{match.title} (p. {match.page})" if match.title else f"p. {match.page}",
+        member=member,
+        details={
+            "doc_id": match.doc_id,
+            "doc_page": match.page,
+            "title": match.title,
+            "level": match.level,
+            "score": round(match.score, 3),
+            "methods": list(match.methods),
+        },
     )
 
 
