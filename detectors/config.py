@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 CONFIG_DIR_ENV = "LEAKSENTRY_CONFIG_DIR"
@@ -191,6 +191,87 @@ class Policy(_Frozen):
     public_release: PublicReleasePolicy
 
 
+class TextFingerprintSettings(_Frozen):
+    shingle_chars: int = Field(ge=2, le=12)
+    sample_modulus: int = Field(ge=1)
+    min_chars: int = Field(ge=1)
+    confusables: tuple[tuple[str, str], ...]
+    """(misread, meant) pairs of single characters; a mapping in the YAML."""
+    boilerplate: tuple[str, ...]
+    marking_max_extra_chars: int = Field(ge=0)
+    doc_number_weight: int = Field(ge=1)
+
+    @field_validator("confusables", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        # A mapping reads best in YAML; pairs keep the model hashable (compiled once, cached).
+        return tuple(value.items()) if isinstance(value, dict) else value
+
+    @field_validator("confusables")
+    @classmethod
+    def _single_characters(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        for misread, meant in value:
+            if len(misread) != 1 or len(meant) != 1:
+                raise ValueError(f"{misread!r} -> {meant!r}: one character each")
+        return value
+
+
+class ImageFingerprintSettings(_Frozen):
+    method: Literal["phash", "dhash", "whash"]
+    header_band_ratio: float = Field(gt=0, lt=1)
+    min_side: int = Field(ge=16)
+    ink_level: float = Field(gt=0, lt=1)
+
+
+class LayoutFingerprintSettings(_Frozen):
+    tolerance_x: float = Field(gt=0)
+    tolerance_y: float = Field(gt=0)
+    max_rotation_degrees: float = Field(ge=0, le=45)
+    scale_slack: float = Field(ge=1)
+    ransac_hypotheses: int = Field(ge=1)
+    max_placements_per_mark: int = Field(ge=1)
+
+
+class VerifySettings(_Frozen):
+    threshold: float = Field(gt=0, le=1)
+    min_query_marks: int = Field(ge=1)
+    min_matched_marks: int = Field(ge=1)
+    text_only_threshold: float = Field(gt=0, le=1)
+    image_max_hamming: int = Field(ge=0, le=64)
+    image_max_text_marks: int = Field(ge=0)
+
+
+class IndexSettings(_Frozen):
+    min_shared_marks: int = Field(ge=1)
+    max_hamming: int = Field(ge=0, le=64)
+    max_candidates: int = Field(ge=1)
+
+
+class RegistrationSettings(_Frozen):
+    rec_char_budget: int = Field(ge=50)
+
+
+class FingerprintSettings(_Frozen):
+    """How pages are fingerprinted and verified (config/fingerprint.yaml)."""
+
+    text: TextFingerprintSettings
+    image: ImageFingerprintSettings
+    layout: LayoutFingerprintSettings
+    verify: VerifySettings
+    index: IndexSettings
+    registration: RegistrationSettings
+    markings: Markings | None = None
+    """Copied from markings.yaml by `load_config`: marking lines are template, not content."""
+    headers: Headers | None = None
+    """Copied from headers.yaml by `load_config`: organ marks and page furniture likewise."""
+
+    @model_validator(mode="after")
+    def _index_radius(self) -> FingerprintSettings:
+        if self.index.max_hamming > self.verify.image_max_hamming:
+            raise ValueError("index.max_hamming must not exceed verify.image_max_hamming")
+        return self
+
+
 class ScanConfig(_Frozen):
     """Everything the scanner reads from `config/`."""
 
@@ -198,6 +279,7 @@ class ScanConfig(_Frozen):
     markings: Markings
     headers: Headers
     policy: Policy
+    fingerprint: FingerprintSettings
     source_dir: str = ""
 
 
@@ -206,6 +288,7 @@ _FILES: dict[str, type[_Frozen]] = {
     "markings": Markings,
     "headers": Headers,
     "policy": Policy,
+    "fingerprint": FingerprintSettings,
 }
 
 
@@ -245,6 +328,9 @@ def load_config(directory: str | os.PathLike[str] | None = None) -> ScanConfig:
     """Load and validate every scanner config file in `directory`."""
     folder = config_dir(directory)
     parts = {name: _validate(folder / f"{name}.yaml", model) for name, model in _FILES.items()}
+    parts["fingerprint"] = parts["fingerprint"].model_copy(
+        update={"markings": parts["markings"], "headers": parts["headers"]}
+    )
     config = ScanConfig.model_validate({**parts, "source_dir": str(folder)})
     _check_policy_names(config)
     return config

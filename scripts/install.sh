@@ -23,7 +23,26 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download
+# cannot be fetched here); only development installs need it.
+if [ "${1:-}" != "--no-dev" ] \
+  && ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium
+fi
+
 PYTHON="${PYTHON:-python3}"
 TARGET=".[dev]"
 if [ "${1:-}" = "--no-dev" ]; then TARGET="."; fi
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-cache-dir -e "$TARGET"
+
+# The offline Wechaty puppet-service server the WeChat tests run against (tests/harness/, npm
+# packages pinned in its package.json and package-lock.json); only development installs need it.
+# `npm install`, not `npm ci`: optional platform packages of the lock file may be unavailable.
+if [ "${1:-}" != "--no-dev" ]; then
+  if ! command -v npm >/dev/null; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  npm install --prefix tests/harness --no-audit --no-fund --loglevel=error
+fi

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class MessageKind(str, Enum):
+class MessageKind(StrEnum):
     """What a message carries, as far as scanning is concerned."""
 
     TEXT = "text"
@@ -83,8 +83,9 @@ class ChatConnector(Protocol):
         """The bytes of an image or file message (raises `FetchError` when they are gone)."""
         ...
 
-    async def say_in_room(self, room_id: str, text: str, mention_ids: tuple[str, ...] = ()) -> None:
-        ...
+    async def say_in_room(
+        self, room_id: str, text: str, mention_ids: tuple[str, ...] = ()
+    ) -> None: ...
 
     async def send_direct(self, contact_id: str, text: str) -> None: ...
 
@@ -97,3 +98,7 @@ class FetchError(RuntimeError):
 
 class SendError(RuntimeError):
     """The platform refused or failed to deliver an outgoing message."""
+
+
+class ConnectorError(RuntimeError):
+    """The platform cannot be used: wrong credentials, unreachable, not logged in."""

@@ -26,6 +26,7 @@ Matrix = npt.NDArray[np.float64]
 KINDS: tuple[str, ...] = (
     "photo",  # a page on a desk, perspective, light, blur, noise
     "photo_header",  # only the top of the page: the first photo in the leak cases
+    "photo_bottom",  # a page photo cropped to its lower half before sending
     "photo_rotated",  # a photo stored sideways or upside down, with no EXIF to say so
     "photo_screen",  # the page shown on a monitor, photographed: bezel, moiré, colour cast
     "scan",  # flatbed scan: slight rotation, often grey, no perspective
@@ -94,6 +95,7 @@ def capture(
     makers = {
         "photo": _photo,
         "photo_header": _photo,
+        "photo_bottom": _photo,
         "photo_rotated": _photo,
         "photo_screen": _screen_photo,
         "scan": _scan,
@@ -128,6 +130,8 @@ def _photo(
     _optics(image, rng, params, scale=w / 1200)
     if header:
         image = _crop_header(image, matrix, pw, ph, rng, geometry, params)
+    elif kind == "photo_bottom":
+        image = _crop_bottom(image, matrix, pw, ph, rng, geometry, params)
     rotation = int(rng.choice((90, 180, 270))) if kind == "photo_rotated" else 0
     return _finish(image, boxes, kind, rng, geometry, params, rotation=rotation)
 
@@ -258,6 +262,28 @@ def _crop_header(
     w = image.shape[1]
     geometry.then(np.eye(3), (0, 0, w - 1, cut - 1))
     return image[:cut]
+
+
+def _crop_bottom(
+    image: FloatImage,
+    matrix: Matrix,
+    pw: int,
+    ph: int,
+    rng: np.random.Generator,
+    geometry: _Geometry,
+    params: dict[str, Any],
+) -> FloatImage:
+    """Keeps the lower half of the page (and what lies below it), cut where the page's middle
+    lands in the picture: the part with the body's end, the signature, seal and colophon."""
+    fraction = 0.5 + rng.uniform(-0.05, 0.05)
+    point = matrix @ np.array([pw / 2, ph * fraction, 1.0])
+    cut = int(np.clip(point[1] / point[2], 0, image.shape[0] * 0.75))
+    h, w = image.shape[:2]
+    geometry.then(
+        np.array([[1, 0, 0], [0, 1, -cut], [0, 0, 1]], np.float64), (0, 0, w - 1, h - cut - 1)
+    )
+    params["page_part"] = round(fraction, 2)
+    return image[cut:]
 
 
 # --- backgrounds -------------------------------------------------------------------------

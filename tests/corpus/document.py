@@ -108,10 +108,13 @@ _PROBS: dict[str, tuple[float, float, float, float]] = {
 }
 
 
-def make_document(rng: random.Random, form: str | None = None) -> Document:
-    """A random document of `form` (random when None) with a random set of elements."""
+def make_document(
+    rng: random.Random, form: str | None = None, organ: tx.Organ | None = None
+) -> Document:
+    """A random document of `form` (random when None) with a random set of elements, issued
+    by `organ` (random when None)."""
     form = form or rng.choices(FORMS, weights=FORM_WEIGHTS)[0]
-    org = tx.organ(rng)
+    org = organ or tx.organ(rng)
     yr = tx.year(rng)
     p_class, p_handling, p_seal, p_colophon = _PROBS[form]
     upward = form == "upward"

@@ -969,10 +969,16 @@ HEADER_ELEMENTS = frozenset(
 )
 
 
-def mask_header(spec: PageSpec, rng: random.Random) -> PageSpec:
+MARKING_ELEMENTS = frozenset({"copy_number", "classification", "urgency", "handling", "draft"})
+
+
+def mask_header(
+    spec: PageSpec, rng: random.Random, *, covering: frozenset[str] = HEADER_ELEMENTS
+) -> PageSpec:
     """The copy with header and marking covered (遮去报头与密级标识): the covered elements are
-    gone and a paper patch or a marker bar is drawn where they were."""
-    covered = [e for e in spec.elements if e.name in HEADER_ELEMENTS]
+    gone and a paper patch or a marker bar is drawn where they were. `covering` names the
+    elements covered: the whole header, or only the markings (MARKING_ELEMENTS)."""
+    covered = [e for e in spec.elements if e.name in covering]
     if not covered:
         return spec
     x0, y0, x1, y1 = union(e.box for e in covered)
@@ -984,7 +990,7 @@ def mask_header(spec: PageSpec, rng: random.Random) -> PageSpec:
         (200, 200, 200),
         fill=(20, 20, 22) if black_bar else (253, 253, 250),
     )
-    kept = [e for e in spec.elements if e.name not in HEADER_ELEMENTS]
+    kept = [e for e in spec.elements if e.name not in covering]
     facts = dict(spec.facts, masked=True)
     return replace(spec, elements=[*kept, Element("mask", shapes=[patch])], facts=facts)
 
@@ -1153,6 +1159,7 @@ def random_document_pages(
 
 
 __all__ = [
+    "MARKING_ELEMENTS",
     "Box",
     "Element",
     "Frame",

@@ -1,0 +1,184 @@
+"""The console's aiohttp application: wiring, security headers, the session and OpenAPI API.
+
+Pages plug in through `PAGES` (modules with `setup(app)`, part of every console) or through
+`create_app(..., pages=[...])` for parts that need objects only the caller has (the sandbox
+connector of `leaksentry run`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+import redis
+from aiohttp import web
+
+from bot.settings import BotSettings
+from bot.web import admin, dashboard, health
+from bot.web.audit import AuditLog
+from bot.web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION,
+    SESSION_COOKIE,
+    add_routes,
+    auth_middleware,
+    csrf_middleware,
+    current_session,
+    is_https,
+)
+from bot.web.ratelimit import LoginLimiter, LoginLimits
+from bot.web.sessions import SessionStore
+from bot.web.state import CONSOLE, NAV, OPENAPI_PATHS, Console, PageSetup, document_api
+from bot.web.users import UserStore
+from detectors import ScanConfig
+
+HERE = Path(__file__).parent
+PAGES: tuple[PageSetup, ...] = (dashboard.setup, admin.setup, health.setup)
+
+# No inline script or style anywhere: a page that got some HTML injected still runs none of it.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def create_app(
+    client: redis.Redis,
+    scan_config: ScanConfig,
+    bot_settings: BotSettings,
+    *,
+    pages: Sequence[PageSetup] = (),
+) -> web.Application:
+    """The console. `client` is the shared Redis; `pages` add routes beyond the built-in ones."""
+    settings = bot_settings.console
+    users = UserStore(client)
+    app = web.Application(
+        middlewares=[auth_middleware, csrf_middleware],
+        client_max_size=int(settings.max_upload_mb * 1024 * 1024),
+    )
+    app[CONSOLE] = Console(
+        client=client,
+        scan_config=scan_config,
+        settings=bot_settings,
+        users=users,
+        sessions=SessionStore(
+            client,
+            users,
+            idle_seconds=settings.session_idle_minutes * 60,
+            max_seconds=settings.session_max_hours * 3600,
+        ),
+        audit=AuditLog(client),
+        login_limiter=LoginLimiter(
+            client,
+            LoginLimits(
+                max_per_user=settings.login_max_failures,
+                max_per_ip=settings.login_max_failures_per_ip,
+                window_seconds=settings.login_window_minutes * 60,
+            ),
+        ),
+    )
+    app[NAV] = []
+    app[OPENAPI_PATHS] = {}
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        context_processors=[_page_context],
+        filters={"when": when},
+    )
+    app.on_response_prepare.append(_security_headers)
+    add_routes(app)
+    app.router.add_static("/static", HERE / "static", name="static")
+    app.router.add_get("/api/session", session_api)
+    app.router.add_get("/api/openapi.json", openapi_document)
+    document_api(
+        app,
+        "/api/session",
+        "get",
+        {
+            "summary": "The signed-in user, role and the CSRF token for X-CSRF-Token",
+            "responses": {"200": {"description": "the session"}},
+        },
+    )
+    for setup in (*PAGES, *pages):
+        setup(app)
+    return app
+
+
+async def start_console(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Serve `app` inside a running event loop (`leaksentry run`); `await runner.cleanup()`."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def session_api(request: web.Request) -> web.Response:
+    session = current_session(request)
+    return web.json_response(
+        {"user": session.user, "role": session.role.value, "csrf_token": session.csrf_token}
+    )
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "leaksentry console API", "version": "1"},
+            "components": {
+                "securitySchemes": {
+                    "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+                    "csrf": {"type": "apiKey", "in": "header", "name": CSRF_HEADER},
+                }
+            },
+            "security": [{"session": []}],
+            "paths": dict(sorted(request.app[OPENAPI_PATHS].items())),
+        }
+    )
+
+
+def when(timestamp: float) -> str:
+    """A Unix time as the server's local date and time, to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+async def _page_context(request: web.Request) -> dict[str, Any]:
+    session = request.get(SESSION)
+    nav = [item for item in request.app[NAV] if session and session.role.allows(item.role)]
+    return {
+        "session": session,
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": session.csrf_token if session else "",
+        "nav": nav,
+        "path": request.path,
+    }
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+    if is_https(request):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    if not request.path.startswith("/static/"):
+        # Pages hold evidence of leaks: no copy in a browser cache or a proxy.
+        response.headers["Cache-Control"] = "no-store"

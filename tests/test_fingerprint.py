@@ -1,0 +1,298 @@
+"""Page fingerprints: marks chosen by value, template text left out, copies verified by layout,
+same-template siblings refused, and a compact, versioned encoding."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from detectors import ConfigError, Page, ScanConfig, Scanner, TextLine, load_config
+from detectors.config import DEFAULT_CONFIG_DIR, FingerprintSettings
+from detectors.fingerprint.codec import decode, encode
+from detectors.fingerprint.model import FINGERPRINT_VERSION, PageFingerprint
+from detectors.fingerprint.page import fingerprint_page, registration_config
+from detectors.fingerprint.verify import verify
+from tests.corpus import capture as cp
+from tests.corpus import rngs
+from tests.corpus.document import make_document
+from tests.corpus.render import layout, rasterize
+
+HEADER = [
+    "机密★1年",
+    "吉林省人民政府办公厅文件",
+]
+BODY_A = [
+    "各市（州）人民政府，省政府各厅委、各直属机构：",
+    "为切实做好今冬明春森林草原防火工作，严防重特大火灾发生，",
+    "经省政府同意，现就有关事项通知如下：一是压实属地管理责任，",
+    "各地要在十一月底前完成林区输电线路隐患排查，建立整改台账，",
+    "对长白山保护区周边的重点村屯实行包保到户，入山口全部设卡。",
+    "二是强化值守，火险等级四级以上时段实行领导带班二十四小时在岗，",
+    "航空护林站要提前完成机组进驻，扑火物资储备不少于上年同期。",
+    "三是严格督查，省森防指将组成五个督导组分片开展明察暗访。",
+]
+BODY_B = [
+    "各市（州）人民政府，省政府各厅委、各直属机构：",
+    "为进一步规范全省政府网站和政务新媒体管理，提升政务公开水平，",
+    "经省政府同意，现就有关事项通知如下：一是开展集中清理整合，",
+    "对长期不更新、内容空白的栏目一律关停，年底前完成备案复核，",
+    "各地要建立信息发布三审制度，涉及数据的稿件须经业务处室审签。",
+    "二是加强安全防护，网站群平台要完成等级保护测评和密码应用改造，",
+    "建立七乘二十四小时监测机制，发现篡改和攻击及时处置上报。",
+    "三是强化考核评价，将检查结果纳入年度绩效考核，每季度通报一次。",
+]
+TITLE_A = "关于做好今冬明春森林草原防火工作的通知"
+TITLE_B = "关于加强政府网站和政务新媒体管理的通知"
+LEFT, PITCH, HEIGHT, WIDTH = 150, 62, 40, 940
+
+
+def _lines(texts: list[str], top: int = 200) -> list[tuple[str, tuple[int, int, int, int]]]:
+    return [
+        (t, (LEFT, top + i * PITCH, LEFT + WIDTH, top + i * PITCH + HEIGHT))
+        for i, t in enumerate(texts)
+    ]
+
+
+def _document(
+    number: int, title: str, body: list[str]
+) -> list[tuple[str, tuple[int, int, int, int]]]:
+    texts = [*HEADER, f"吉政办发〔2024〕{number}号", title, *body, "吉林省人民政府办公厅", "— 1 —"]
+    return _lines(texts)
+
+
+def _page(rows: list[tuple[str, tuple[int, int, int, int]]]) -> Page:
+    lines = [TextLine(text, bbox=bbox, confidence=0.95) for text, bbox in rows]
+    return Page(source="p.jpg", number=1, lines=lines, image=None)
+
+
+def _moved(
+    rows: list[tuple[str, tuple[int, int, int, int]]], scale: float, dx: float, dy: float
+) -> list[tuple[str, tuple[int, int, int, int]]]:
+    def move(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = box
+        return (
+            round(x0 * scale + dx),
+            round(y0 * scale + dy),
+            round(x1 * scale + dx),
+            round(y1 * scale + dy),
+        )
+
+    return [(text, move(box)) for text, box in rows]
+
+
+def _misread(text: str, rng: random.Random, rate: float) -> str:
+    """OCR-style errors: characters swapped for look-alikes or others, a few dropped."""
+    out = []
+    for char in text:
+        roll = rng.random()
+        if roll < rate / 2:
+            out.append(rng.choice("未己曰土入人大太"))
+        elif roll < rate:
+            continue
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@pytest.fixture(scope="module")
+def settings(config: ScanConfig) -> FingerprintSettings:
+    return config.fingerprint
+
+
+@pytest.fixture(scope="module")
+def original(settings: FingerprintSettings) -> PageFingerprint:
+    fp = fingerprint_page(_page(_document(15, TITLE_A, BODY_A)), settings)
+    assert fp is not None
+    return fp
+
+
+def test_a_fragment_selects_a_subset_of_the_page_marks(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    rows = _document(15, TITLE_A, BODY_A)
+    fragment = fingerprint_page(_page(rows[6:10]), settings)
+    assert fragment is not None
+    assert len(fragment.text_marks) >= settings.verify.min_query_marks
+    assert set(fragment.text_marks) < set(original.text_marks)
+    assert list(original.text_marks) == sorted(set(original.text_marks))
+
+
+def test_template_lines_make_no_marks(settings: FingerprintSettings) -> None:
+    """Marking, organ mark, signature, addressee and page number are every sibling's."""
+    template = _lines(
+        [*HEADER, "各市（州）人民政府，省政府各厅委、各直属机构：", "吉林省人民政府办公厅", "— 2 —"]
+    )
+    assert fingerprint_page(_page(template), settings) is None
+
+
+def test_ocr_errors_keep_most_marks(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    rng = random.Random(3)
+    rows = _document(15, TITLE_A, BODY_A)
+    noisy = fingerprint_page(_page([(_misread(t, rng, 0.04), b) for t, b in rows]), settings)
+    assert noisy is not None
+    kept = len(set(noisy.text_marks) & set(original.text_marks)) / len(noisy.text_marks)
+    assert kept >= 0.75
+    match = verify(noisy, original, settings)
+    assert match is not None and match.methods == ("text", "layout")
+
+
+def test_a_same_template_sibling_does_not_verify(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    sibling = fingerprint_page(_page(_document(16, TITLE_B, BODY_B)), settings)
+    assert sibling is not None
+    assert verify(sibling, original, settings) is None
+    # Its top alone (marking, organ mark, number, title, addressee) neither.
+    top = fingerprint_page(_page(_document(16, TITLE_B, BODY_B)[:7]), settings)
+    assert top is not None and verify(top, original, settings) is None
+
+
+def test_a_cropped_rescaled_lower_half_verifies(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    rows = _document(15, TITLE_A, BODY_A)
+    crop = fingerprint_page(_page(_moved(rows[7:], 0.62, -40, -380)), settings)
+    assert crop is not None
+    match = verify(crop, original, settings)
+    assert match is not None and match.score >= 0.9
+
+
+def test_the_same_text_laid_out_elsewhere_does_not_line_up(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """Shared sentences in other places are no copy: lines shuffled down the page."""
+    rows = _document(15, TITLE_A, BODY_A)
+    texts = [t for t, _ in rows[3:11]]
+    shuffled = _lines([texts[i] for i in (5, 2, 7, 0, 3, 6, 1, 4)])
+    fp = fingerprint_page(_page(shuffled), settings)
+    assert fp is not None and verify(fp, original, settings) is None
+
+
+def test_text_without_layout_is_checked_by_order(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A re-typed copy (no boxes) matches by its text in order; shuffled sentences do not."""
+    texts = [t for t, _ in _document(15, TITLE_A, BODY_A)]
+    retyped = Page(source="a.txt", number=1, lines=[TextLine("".join(texts[3:]))])
+    fp = fingerprint_page(retyped, settings)
+    assert fp is not None
+    match = verify(fp, original, settings)
+    assert match is not None and match.methods == ("text", "order")
+    reordered = Page(source="b.txt", number=1, lines=[TextLine(t) for t in reversed(texts[3:])])
+    fp = fingerprint_page(reordered, settings)
+    assert fp is not None and verify(fp, original, settings) is None
+
+
+def test_registry_frequency_weighs_down_shared_formulas(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """Marks found on many registered pages count little: a page sharing only them is no copy."""
+    rows = _document(15, TITLE_A, BODY_A)
+    query = fingerprint_page(_page(rows[3:11]), settings)
+    assert query is not None
+    assert verify(query, original, settings) is not None
+    everywhere = dict.fromkeys(query.text_marks, 50)
+    match = verify(query, original, settings, everywhere)
+    assert match is not None  # a copy is still a copy when everything is common
+    fresh = set(query.text_marks) - set(original.text_marks)
+    assert verify(query, original, settings, {m: 50 for m in query.text_marks if m not in fresh})
+
+
+def test_image_hashes_of_regions() -> None:
+    config = load_config()
+    rng = random.Random(5)
+    spec = layout(make_document(rng, "file"), rng)[0]
+    page = Page(source="p.png", number=1, image=np.asarray(rasterize(spec)))
+    fp = fingerprint_page(page, config.fingerprint)
+    assert fp is not None and fp.text_marks == ()
+    assert set(fp.image_hashes) == {"page", "body", "top", "bottom"}
+    assert all(0 <= h < 2**64 for h in fp.image_hashes.values())
+
+
+def test_codec_round_trip_and_size(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    fp = replace(original, image_hashes={"page": 2**64 - 1, "body": 12345})
+    data = encode(fp)
+    assert decode(data) == fp
+    assert len(data) <= 1536
+    with pytest.raises(ValueError, match="version"):
+        decode(encode(replace(fp, version=FINGERPRINT_VERSION + 1)))
+    with pytest.raises(ValueError, match="truncated"):
+        decode(data[:-3])
+    with pytest.raises(ValueError, match="not an encoded"):
+        decode(b"XX" + data[2:])
+
+
+def test_settings_are_validated(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, folder)
+    path = folder / "fingerprint.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("threshold: 0.55", "threshold: 1.5"))
+    with pytest.raises(ConfigError, match=r"fingerprint\.yaml: verify\.threshold"):
+        load_config(folder)
+    path.write_text(original.replace('"〇": "0"', '"〇": "00"'))
+    with pytest.raises(ConfigError, match="one character each"):
+        load_config(folder)
+    path.write_text(original)
+    loaded = load_config(folder).fingerprint
+    assert loaded.markings is not None and loaded.headers is not None
+    assert loaded.index.min_shared_marks >= 1 and loaded.index.max_candidates >= 1
+
+
+def test_registration_reads_whole_pages(config: ScanConfig) -> None:
+    registering = registration_config(config)
+    assert registering.scan.ocr.rec_char_budget == config.fingerprint.registration.rec_char_budget
+    assert registering.scan.ocr.rec_char_budget > config.scan.ocr.rec_char_budget
+    assert registering.fingerprint == config.fingerprint
+
+
+def _photo_page(scanner: Scanner, image: Image.Image, kind: str, seed: int) -> Page:
+    _, g = rngs(seed, "fingerprint-test", kind)
+    shot = cp.capture(image, [], kind, g)
+    return next(scanner.read_pages(shot.data, f"shot.{shot.ext}"))
+
+
+def test_real_photo_matches_its_page_and_not_a_sibling(config: ScanConfig) -> None:
+    """Rendered pages, a phone photo, real OCR: the photo verifies against its own page and
+    not against a same-template sibling (same organ, header, style; other title and body)."""
+    rng = random.Random(21)
+    doc = make_document(rng, "file")
+    sibling = make_document(random.Random(22), "file")
+    sibling.organ, sibling.mark, sibling.mark_suffix, sibling.rule = (
+        doc.organ,
+        doc.mark,
+        doc.mark_suffix,
+        doc.rule,
+    )
+    sibling.addressee, sibling.classification, sibling.handling = (
+        doc.addressee,
+        doc.classification,
+        doc.handling,
+    )
+    image, sibling_image = (
+        rasterize(layout(d, random.Random(7), seed=1)[0]) for d in (doc, sibling)
+    )
+    registering = Scanner(registration_config(config))
+    scanner = Scanner(config, engine=registering.engine)
+    fps = []
+    for picture in (image, sibling_image):
+        page = Page(source="r.png", number=1, image=np.asarray(picture), needs_ocr=True)
+        registering.read(page)
+        fps.append(fingerprint_page(page, config.fingerprint))
+    registered, registered_sibling = fps
+    assert registered is not None and registered_sibling is not None
+    photo = fingerprint_page(_photo_page(scanner, image, "photo", 21), config.fingerprint)
+    assert photo is not None
+    match = verify(photo, registered, config.fingerprint)
+    assert match is not None and "layout" in match.methods
+    assert verify(photo, registered_sibling, config.fingerprint) is None
