@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import sys
 import time
 from collections import Counter
@@ -302,16 +303,22 @@ def bot_command(config_dir: Path | None) -> None:
 
 @main.command("run")
 @click.option("--workers", type=click.IntRange(0, 64), help="Scan processes (default: config).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Console address.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
-def run_command(workers: int | None, config_dir: Path | None) -> None:
-    """Everything on one machine: Redis (embedded unless REDIS_URL is set), scan workers and
-    the bot, on WeChat when WECHATY_PUPPET_SERVICE_TOKEN is set, else in the sandbox chat."""
+def run_command(workers: int | None, host: str, port: int, config_dir: Path | None) -> None:
+    """Everything on one machine: Redis (embedded unless REDIS_URL is set), scan workers, the
+    bot and the console, on WeChat when WECHATY_PUPPET_SERVICE_TOKEN is set, else in the
+    sandbox chat (with the console's sandbox page)."""
     from bot import service
     from bot.connectors.sandbox import SandboxConnector
+    from bot.web.serve import console_attachment
 
     settings = _bot_settings(config_dir)
+    console = console_attachment(_load_config(config_dir), settings, host, port)
     _service_logging()
     client = _redis_client()  # starts the embedded server here, before the workers look for it
+    _first_admin(client, f"http://{host}:{port}/")
     if service.wechat_configured():
         try:
             connector = service.wechat_connector()
@@ -324,7 +331,29 @@ def run_command(workers: int | None, config_dir: Path | None) -> None:
             " (no WeChat). Nothing leaves this machine; set the token to serve WeChat.[/]"
         )
     count = settings.pipeline.workers if workers is None else workers
-    service.run_all(client, settings, connector, workers=count, config_dir=config_dir)
+    service.run_all(
+        client, settings, connector, workers=count, config_dir=config_dir, attachments=(console,)
+    )
+
+
+def _first_admin(client: redis.Redis, console_url: str) -> None:
+    """On a fresh install nobody could sign in to the console: create `admin` with a random
+    password and show it once, on the terminal only (never in the log)."""
+    from bot.web.users import Role, UserError, UserStore
+
+    users = UserStore(client)
+    if users.count():
+        return
+    password = secrets.token_urlsafe(12)
+    try:
+        users.add("admin", Role.ADMIN, password)
+    except UserError:  # another process created it at the same moment
+        return
+    Console(stderr=True).print(
+        f"[bold green]First start: console user [white]admin[/] with password "
+        f"[white]{password}[/] created. Sign in at {console_url} and add your own users with "
+        "`leaksentry users add NAME --role admin|officer`.[/]"
+    )
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -221,6 +221,7 @@ class ImageFingerprintSettings(_Frozen):
     header_band_ratio: float = Field(gt=0, lt=1)
     min_side: int = Field(ge=16)
     ink_level: float = Field(gt=0, lt=1)
+    max_text_chars: int = Field(ge=0)
 
 
 class LayoutFingerprintSettings(_Frozen):

@@ -18,7 +18,7 @@ import redis
 from aiohttp import web
 
 from bot.settings import BotSettings
-from bot.web import admin, dashboard, health
+from bot.web import admin, dashboard, groups, health, incidents, registry_pages, uploads
 from bot.web.audit import AuditLog
 from bot.web.auth import (
     CSRF_FIELD,
@@ -38,7 +38,15 @@ from bot.web.users import UserStore
 from detectors import ScanConfig
 
 HERE = Path(__file__).parent
-PAGES: tuple[PageSetup, ...] = (dashboard.setup, admin.setup, health.setup)
+PAGES: tuple[PageSetup, ...] = (
+    dashboard.setup,
+    incidents.setup,  # the stores it adds serve the dashboard and the groups page too
+    registry_pages.setup,
+    groups.setup,
+    admin.setup,
+    health.setup,
+    uploads.setup,
+)
 
 # No inline script or style anywhere: a page that got some HTML injected still runs none of it.
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -1,15 +1,26 @@
-"""The dashboard: what the service is doing now. Incident charts join it with bot/incidents.py."""
+"""The dashboard: what the service is doing now, incidents per day by verdict (a chart drawn
+on the server as SVG: no script, no CDN) and the groups with most incidents."""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import aiohttp_jinja2
 import redis
 from aiohttp import web
 
+from bot.incidents import Incident, Incidents
 from bot.metrics import ALERTS_SENT, SCANS, counts, queue_depth
+from bot.web.incidents import INCIDENTS, VERDICTS
 from bot.web.state import add_nav, blocking, console, document_api
+
+CHART_DAYS = 14
+TOP_GROUPS = 5
+MAX_CHARTED = 10_000  # incidents read for the chart; beyond that the busiest days are capped
+CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_BOTTOM = 720, 220, 36, 24
 
 
 @dataclass(frozen=True)
@@ -33,9 +44,125 @@ def overview(client: redis.Redis) -> Overview:
     return Overview(counts(client, SCANS), counts(client, ALERTS_SENT), depth, dead)
 
 
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    by_verdict: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_verdict.values())
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    room_id: str
+    topic: str
+    incidents: int
+
+
+@dataclass(frozen=True)
+class IncidentStats:
+    days: list[DayCount]
+    top_groups: list[GroupCount]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "days": [{"day": d.day.isoformat(), **d.by_verdict} for d in self.days],
+            "top_groups": [g.__dict__ for g in self.top_groups],
+        }
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    verdict: str
+    label: str
+
+
+def incident_stats(store: Incidents, today: date | None = None) -> IncidentStats:
+    """Incidents opened in the last `CHART_DAYS` days (local time), by day and verdict, and the
+    groups where most of them were first seen."""
+    last = today or date.today()
+    first = last - timedelta(days=CHART_DAYS - 1)
+    since = datetime.combine(first, datetime.min.time()).timestamp()
+    found = store.list(since=since, limit=MAX_CHARTED)
+    per_day: dict[date, Counter[str]] = {
+        first + timedelta(days=i): Counter() for i in range(CHART_DAYS)
+    }
+    for incident in found:
+        day = date.fromtimestamp(incident.opened_at)
+        if day in per_day:
+            per_day[day][incident.verdict] += 1
+    days = [DayCount(d, {v: c[v] for v in VERDICTS}) for d, c in per_day.items()]
+    return IncidentStats(days, _top_groups(found))
+
+
+def _top_groups(found: list[Incident]) -> list[GroupCount]:
+    tally = Counter(i.room_id for i in found)
+    topics = {i.room_id: i.room_topic for i in found}
+    return [GroupCount(r, topics[r], n) for r, n in tally.most_common(TOP_GROUPS)]
+
+
+def chart_bars(days: list[DayCount]) -> tuple[list[Bar], int]:
+    """Stacked bars (most severe at the bottom) in SVG units, and the y-axis maximum."""
+    top = max([d.total for d in days] + [1])
+    plot_height = CHART_HEIGHT - CHART_BOTTOM - 8
+    slot = (CHART_WIDTH - CHART_LEFT) / len(days)
+    bars = []
+    for index, day in enumerate(days):
+        base = float(CHART_HEIGHT - CHART_BOTTOM)
+        for verdict in VERDICTS:
+            count = day.by_verdict.get(verdict, 0)
+            if not count:
+                continue
+            height = count / top * plot_height
+            base -= height
+            label = f"{day.day.isoformat()}: {count} {verdict}"
+            bars.append(
+                Bar(
+                    CHART_LEFT + index * slot + slot * 0.15,
+                    base,
+                    slot * 0.7,
+                    height,
+                    verdict,
+                    label,
+                )
+            )
+    return bars, top
+
+
 async def dashboard(request: web.Request) -> web.Response:
     now = await blocking(overview, console(request).client)
-    return aiohttp_jinja2.render_template("dashboard.html", request, {"overview": now})
+    stats = await blocking(incident_stats, request.app[INCIDENTS])
+    bars, top = chart_bars(stats.days)
+    slot = (CHART_WIDTH - CHART_LEFT) / len(stats.days)
+    context = {
+        "overview": now,
+        "stats": stats,
+        "bars": bars,
+        "top": top,
+        "verdicts": VERDICTS,
+        "chart": {
+            "width": CHART_WIDTH,
+            "height": CHART_HEIGHT,
+            "left": CHART_LEFT,
+            "baseline": CHART_HEIGHT - CHART_BOTTOM,
+            "slot": slot,
+            "total": sum(d.total for d in stats.days),
+        },
+    }
+    return aiohttp_jinja2.render_template("dashboard.html", request, context)
+
+
+async def incident_stats_api(request: web.Request) -> web.Response:
+    stats = await blocking(incident_stats, request.app[INCIDENTS])
+    return web.json_response(
+        {"days_back": CHART_DAYS, "generated_at": time.time(), **stats.to_json()}
+    )
 
 
 async def overview_api(request: web.Request) -> web.Response:
@@ -46,6 +173,7 @@ async def overview_api(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/", dashboard)
     app.router.add_get("/api/overview", overview_api)
+    app.router.add_get("/api/incident-stats", incident_stats_api)
     add_nav(app, "Dashboard", "/")
     document_api(
         app,
@@ -54,5 +182,15 @@ def setup(app: web.Application) -> None:
         {
             "summary": "Scans by verdict, alerts sent by channel, queue depth, dead letters",
             "responses": {"200": {"description": "the overview"}},
+        },
+    )
+    document_api(
+        app,
+        "/api/incident-stats",
+        "get",
+        {
+            "summary": f"Incidents per day by verdict over the last {CHART_DAYS} days, and the "
+            f"{TOP_GROUPS} groups with most incidents",
+            "responses": {"200": {"description": "the counts"}},
         },
     )

@@ -22,7 +22,7 @@ from bot.groups import Groups
 from bot.incidents import STATUSES, Incident, Incidents, UnknownIncident, normalize_id
 from bot.web.auth import audit, current_session
 from bot.web.evidence import ARTIST, PageArtist, evidence_views, numbered_findings
-from bot.web.state import CONSOLE, add_nav, blocking, console, document_api
+from bot.web.state import CONSOLE, add_nav, blocking, document_api
 from bot.web.uploads import json_error
 from detectors import Verdict
 

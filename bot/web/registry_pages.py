@@ -60,7 +60,8 @@ def remove_document(registry: Registry, doc_id: str) -> bool:
 async def registry_page(request: web.Request) -> web.Response:
     registered = request.query.get("registered", "")
     outcome = OUTCOME_LABELS.get(request.query.get("outcome", ""), "")
-    notice = f"{registered}: {outcome}" if registered and outcome else ""
+    document = await blocking(request.app[REGISTRY].get, registered) if registered else None
+    notice = f"「{document.title}」 ({document.doc_id}): {outcome}" if document and outcome else ""
     return await _render(request, notice=notice)
 
 
@@ -86,7 +87,7 @@ async def thumbnail(request: web.Request) -> web.Response:
     stored = await blocking(
         console(request).client.get, keys.CONSOLE_THUMBNAIL + request.query.get("doc", "")
     )
-    body = bytes(stored) if stored is not None else _NO_PREVIEW
+    body = stored if isinstance(stored, bytes) else _NO_PREVIEW
     return web.Response(body=body, content_type="image/png")
 
 

@@ -111,7 +111,7 @@ def json_error(status: int, message: str) -> web.HTTPException:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
+    return f"{size / (1024 * 1024):.3g} MB"
 
 
 def setup(app: web.Application) -> None:

@@ -21,9 +21,14 @@ def fingerprint_page(page: Page, settings: FingerprintSettings) -> PageFingerpri
     """The page's fingerprint; None when it has neither enough text nor an image."""
     lines = content_lines(page.lines, settings)
     text_length = sum(len(line.text) for line in lines)
-    selected = marks(lines, settings.text) if text_length >= settings.text.min_chars else []
+    # Too little text to tell documents apart, except a 发文字号: it names one document.
+    numbered = [line for line in lines if line.extra_marks]
+    enough = text_length >= settings.text.min_chars
+    selected = marks(lines if enough else numbered, settings.text)
     text_marks = tuple(sorted({m.value for m in selected}))
-    hashes = image_hashes(page.image, settings.image) if page.image is not None else {}
+    hashes: dict[str, int] = {}
+    if page.image is not None and _text_chars(page) < settings.image.max_text_chars:
+        hashes = image_hashes(page.image, settings.image)
     if not text_marks and not hashes:
         return None
     return PageFingerprint(
@@ -32,6 +37,10 @@ def fingerprint_page(page: Page, settings: FingerprintSettings) -> PageFingerpri
         image_hashes=hashes,
         layout=_layout(page, lines, selected, text_marks),
     )
+
+
+def _text_chars(page: Page) -> int:
+    return sum(len("".join(line.text.split())) for line in page.lines)
 
 
 def registration_config(config: ScanConfig) -> ScanConfig:

@@ -28,6 +28,8 @@ _PAGE_NUMBER = re.compile(r"^(?:一?\d{1,3}一?|第\d{1,3}页(?:共\d{1,3}页)?)
 """— 3 — (dashes read as 一 or dropped as punctuation), 第3页共5页."""
 _HEADER_FIELDS = ("份号", "密级", "紧急程度", "保密期限")
 _NARROW_WIDTH = 0.55
+_VERTICAL_CHARS = 2
+_VERTICAL_MIN_RUN = 3
 """Width of a Latin letter, digit or punctuation mark relative to a CJK glyph."""
 
 
@@ -76,7 +78,7 @@ def content_lines(lines: list[TextLine], settings: FingerprintSettings) -> list[
     template = _template(settings.markings, settings.headers, settings.text)
     out: list[ContentLine] = []
     offset = 0
-    for line in lines:
+    for line in _vertical_runs_joined(lines):
         raw = template.issuer.split(line.text)[0] if template.issuer else line.text
         kept = _normalised_with_source(raw, settings.text)
         text = "".join(c for c, _ in kept)
@@ -99,6 +101,40 @@ def content_lines(lines: list[TextLine], settings: FingerprintSettings) -> list[
         y = (y0 + y1) / 2
         out.append(ContentLine(text, tuple((xs[i], y) for _, i in kept), float(y1 - y0), extra))
     return out
+
+
+def _vertical_runs_joined(lines: list[TextLine]) -> list[TextLine]:
+    """Runs of one- or two-character lines (vertical text: a seal's ring read line by line,
+    a vertical label) joined into one line, so that they are judged, and shingled, as the
+    words they spell (内/蒙/古/... is the organ's name, template) and not as single marks."""
+    out: list[TextLine] = []
+    run: list[TextLine] = []
+    for line in [*lines, None]:
+        if line is not None and 0 < len("".join(line.text.split())) <= _VERTICAL_CHARS:
+            run.append(line)
+            continue
+        out += [_joined(run)] if len(run) >= _VERTICAL_MIN_RUN else run
+        run = []
+        if line is not None:
+            out.append(line)
+    return out
+
+
+def _joined(run: list[TextLine]) -> TextLine:
+    boxes = [line.bbox for line in run if line.bbox is not None]
+    bbox = None
+    if len(boxes) == len(run):
+        bbox = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    return TextLine(
+        text="".join(line.text.strip() for line in run),
+        bbox=bbox,
+        confidence=min(line.confidence for line in run),
+    )
 
 
 def marks(lines: list[ContentLine], settings: TextFingerprintSettings) -> list[Mark]:

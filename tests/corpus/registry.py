@@ -438,8 +438,9 @@ CONTENT_ELEMENTS = frozenset({"body", "pd_row", "attachments"})
 
 
 def _text_below(spec: PageSpec, fraction: float) -> bool:
-    """Whether the page's own text runs below `fraction` of its height (a later page that is
-    mostly signature, seal and colophon does not tell one document of an organ from another)."""
+    """Whether the page's own text runs below `fraction` of its height: a later page that is
+    mostly signature, seal and colophon, or whose lower half holds a line or two of stock
+    phrases, does not tell one document of an organ from another."""
     return any(
         e.name in CONTENT_ELEMENTS and e.box[3] > spec.height * fraction for e in spec.elements
     )
@@ -452,8 +453,8 @@ def _capture_plan(
     plan = [(1, kind) for kind in PAGE1_CAPTURES]
     if index % 2 == 0:
         plan.append((1, EXTRA_CAPTURES[(index // 2) % len(EXTRA_CAPTURES)]))
-    later = [p.page_no for p in pages[1:registered_pages] if _text_below(p, 0.6)]
-    if later and fmt != "docx" and index % 3 == 0:
+    later = [p.page_no for p in pages[1:registered_pages] if _text_below(p, 0.75)]
+    if later and fmt != "docx":
         plan += [(later[0], "photo"), (later[-1], "photo_bottom")]
     return plan
 

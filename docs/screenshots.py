@@ -1,0 +1,99 @@
+"""Screenshots of the console's main pages for the README: `python -m docs.screenshots`.
+
+Runs `leaksentry run` (embedded Redis, one scan worker, the bot on the sandbox chat, the
+console) on a fresh data folder and drives Debian's Chromium through the flow of the browser
+test: register a generated official document by upload, post phone photos of marked pages as
+a member of the sandbox demo group, decide on the incident. Everything shown was scanned for
+real; nothing is seeded. The pictures go to docs/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import Page, expect, sync_playwright
+
+from bot.redis_server import connect, stop_embedded
+from bot.web.users import Role, UserStore
+from tests.corpus import files as fl
+from tests.corpus import positive
+from tests.corpus.registry import document_pages
+from tests.test_web_browser import CHROMIUM, PASSWORD, _free_port, _wait_until_up
+from tests.test_web_browser_flows import (
+    SEED,
+    demo_files,
+    open_incident,
+    post_photo_in_sandbox,
+    register_document,
+    sign_in,
+    start_run,
+)
+
+OUT = Path(__file__).parent / "screenshots"
+USER = "wang.li"
+
+
+def shoot(page: Page, name: str, *, full_page: bool = False) -> None:
+    OUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=full_page)
+    print(f"wrote {OUT / name}.png")
+
+
+def post_marked_photo(page: Page, index: int) -> None:
+    """Another member photo: a marked page from the test corpus, not registered."""
+    _, data, _ = positive(SEED, index, None)
+    page.get_by_label("Image or file").set_input_files(
+        {"name": f"IMG_2024061{index}.jpg", "mimeType": "image/jpeg", "buffer": data}
+    )
+    page.get_by_role("button", name="Send in the group").click()
+
+
+def main() -> None:
+    pdf, photo = demo_files()
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        UserStore(connect(data / "redis")).add(USER, Role.ADMIN, PASSWORD)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = start_run(data, port)
+        try:
+            _wait_until_up(url + "/healthz", server)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+                )
+                page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+                sign_in(page, url, USER)
+                register_document(page, url, pdf)
+                other = fl.pdf_text(document_pages(SEED, 3, 0))
+                register_document(page, url, other, "2024年度安全生产检查工作方案")
+                shoot(page, "registry")
+                incident_id = post_photo_in_sandbox(page, url, photo)
+                post_marked_photo(page, 7)
+                post_marked_photo(page, 12)
+                page.wait_for_timeout(45_000)  # the two more photos are scanned meanwhile
+                shoot(page, "sandbox")
+                open_incident(page, url, incident_id)
+                page.get_by_label("Note").fill("已联系本人撤回，并通报部门负责人")
+                page.get_by_role("button", name="Mark confirmed").click()
+                expect(page.locator("#incident-status")).to_have_text("Confirmed")
+                shoot(page, "incident", full_page=True)
+                page.goto(url + "/incidents")
+                shoot(page, "incidents")
+                page.goto(url + "/")
+                shoot(page, "dashboard")
+                page.goto(url + "/groups")
+                shoot(page, "groups")
+                page.goto(url + "/audit")
+                shoot(page, "audit")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+            stop_embedded(data / "redis")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
