@@ -1,4 +1,4 @@
-# leaksentry: the scanner and (later) the bot, workers and console in one image.
+# leaksentry: the scanner, the bot, the workers and the console in one image.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import click
 import redis
@@ -241,8 +241,7 @@ def groups_show_command(room_id: str) -> None:
     store = _groups_store()
     group = store.get(room_id)
     if group is None:
-        click.echo(f"{room_id} is not enrolled", err=True)
-        sys.exit(1)
+        _fail(f"{room_id} is not enrolled")
     officers = store.officers_of(group)
     click.echo(f"room id  : {group.room_id}")
     click.echo(f"topic    : {group.topic or '-'}")
@@ -276,8 +275,7 @@ def groups_enroll_command(
 def groups_unenroll_command(room_id: str) -> None:
     """Stop scanning a group (exit status 1 when it was not enrolled)."""
     if not _groups_store().unenroll(room_id):
-        click.echo(f"{room_id} was not enrolled", err=True)
-        sys.exit(1)
+        _fail(f"{room_id} was not enrolled")
     click.echo(f"unenrolled {room_id}")
 
 
@@ -384,6 +382,12 @@ def _bot_settings(config_dir: Path | None = None) -> BotSettings:
 
 def _local_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def _fail(message: str) -> NoReturn:
+    """Say why on stderr and end the command with exit status 1."""
+    click.echo(message, err=True)
+    sys.exit(1)
 
 
 # --- registry of controlled documents (bot/registry/) ----------------------------------------
@@ -514,8 +518,7 @@ def registry_show_command(doc_id: str, as_json: bool) -> None:
     registry = _registry()
     document = registry.get(doc_id)
     if document is None:
-        click.echo(f"no registered document {doc_id}", err=True)
-        sys.exit(1)
+        _fail(f"no registered document {doc_id}")
     pages = registry.pages(doc_id)
     if as_json:
         line = {**document.to_json(), "pages": [p.to_json() for p in pages]}

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -27,10 +28,15 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from bot import keys
+from bot.queue import queue_depth as jobs_depth
 from bot.redis_text import text_map
 
+Writer = redis.Redis | redis.asyncio.client.Pipeline
+"""A client or pipeline (a worker's is sync, the outbox sender's async): writes are queued in
+the caller's pipeline and go out with its EXEC."""
+
 SCANS = "leaksentry_scans"  # counter, label verdict ("error" when the item could not be read)
-ALERTS_SENT = "leaksentry_alerts_sent"  # counter, label channel (group, direct, webhook, email)
+ALERTS_SENT = "leaksentry_alerts_sent"  # counter, label channel (room, direct, webhook, email)
 QUEUE_DEPTH = "leaksentry_queue_depth"  # gauge: scan jobs not yet acknowledged by a worker
 DEAD_LETTERS = "leaksentry_dead_letters"  # gauge: jobs given up after too many attempts
 
@@ -60,17 +66,17 @@ _SUM = "sum"
 _INF = "+Inf"
 
 
-def count_scan(writer: redis.Redis, verdict: str) -> None:
+def count_scan(writer: Writer, verdict: str) -> None:
     """One item scanned, with its verdict."""
     writer.hincrby(keys.METRICS + SCANS, verdict, 1)
 
 
-def count_alert_sent(writer: redis.Redis, channel: str) -> None:
+def count_alert_sent(writer: Writer, channel: str) -> None:
     """One alert or warning delivered on `channel`."""
     writer.hincrby(keys.METRICS + ALERTS_SENT, channel, 1)
 
 
-def observe(writer: redis.Redis, histogram: Histogram, seconds: float) -> None:
+def observe(writer: Writer, histogram: Histogram, seconds: float) -> None:
     """One observation: its bucket (not cumulative; the collector adds up) and the sum."""
     bucket = next((b for b in histogram.buckets if seconds <= b), math.inf)
     key = keys.METRICS + histogram.name
@@ -112,15 +118,7 @@ class RedisCollector(Collector):
 
 def queue_depth(client: redis.Redis) -> tuple[int, int]:
     """(jobs not yet acknowledged by the workers: waiting + in progress, dead-lettered jobs)."""
-    waiting = 0
-    try:
-        for group in client.xinfo_groups(keys.JOBS_STREAM):
-            info = text_map(group)
-            if info.get("name") == keys.JOBS_GROUP:
-                waiting = int(info.get("lag") or 0) + int(info.get("pending") or 0)
-    except redis.ResponseError:  # no stream yet: nothing was ever queued
-        waiting = int(client.xlen(keys.JOBS_STREAM))
-    return waiting, int(client.xlen(keys.DEAD_LETTER_STREAM))
+    return jobs_depth(client).total, int(client.xlen(keys.DEAD_LETTER_STREAM))
 
 
 def _counter(

@@ -44,7 +44,7 @@ import redis
 import redis.asyncio
 from redis.client import Pipeline
 
-from bot import keys
+from bot import keys, metrics
 from bot.connectors.base import ChatConnector
 from bot.groups import Group
 from bot.incidents import IncidentEvent
@@ -1020,6 +1020,9 @@ class _Sender:
         self, pipe: redis.asyncio.client.Pipeline, entry: OutboxEntry, now: float, batch_size: int
     ) -> None:
         pipe.set(keys.OUTBOX_SENT + entry.entry_id, repr(now), ex=self._dedup_s)
+        metrics.count_alert_sent(pipe, entry.channel)
+        if entry.kind == WARNING and entry.received_at:
+            metrics.observe(pipe, metrics.WARNING_SECONDS, max(0.0, now - entry.received_at))
         pipe.xadd(
             keys.OUTBOX_LOG,
             {

@@ -25,6 +25,7 @@ from redis.client import Pipeline
 from bot import keys
 from bot.blobs import Blobs, sha256_of
 from bot.jobs import ScanJob
+from bot.redis_text import text, text_map
 from bot.settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,20 @@ class QueueDepth:
     @property
     def total(self) -> int:
         return self.pending + self.waiting
+
+
+def queue_depth(client: redis.Redis) -> QueueDepth:
+    """Jobs not finished yet (a finished job's entry is deleted from the stream): pending with
+    a worker, or waiting for one. Read by the workers, the console and `/metrics`."""
+    pipe = client.pipeline(transaction=True)
+    pipe.xlen(keys.JOBS_STREAM)
+    pipe.xpending(keys.JOBS_STREAM, keys.JOBS_GROUP)
+    try:
+        length, summary = pipe.execute()
+    except redis.ResponseError:  # no group yet: nothing was ever queued
+        return QueueDepth(pending=0, waiting=0)
+    pending = int(summary["pending"])
+    return QueueDepth(pending=pending, waiting=max(0, int(length) - pending))
 
 
 @dataclass(frozen=True)
@@ -138,7 +153,7 @@ class JobQueue:
             self.ensure_group()  # a server that lost its data: start again, empty
             return []
         entries = [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
-        return self._deliveries(entries, {_text(entry_id): 1 for entry_id, _ in entries})
+        return self._deliveries(entries, {text(entry_id): 1 for entry_id, _ in entries})
 
     def recover(self, consumer: str, count: int = 1) -> list[Delivery]:
         """Jobs delivered to `consumer` earlier and never finished: what a worker restarted
@@ -165,7 +180,7 @@ class JobQueue:
             start_id=self._claim_cursor,
             count=count,
         )
-        self._claim_cursor = _text(reply[0])
+        self._claim_cursor = text(reply[0])
         entries = [(entry_id, fields) for entry_id, fields in reply[1] if fields]
         return self._deliveries(entries, self._delivery_counts([e for e, _ in entries]))
 
@@ -186,7 +201,7 @@ class JobQueue:
         """Whether the job was finished (done or dead-lettered); read under WATCH of
         `job_key(job_id)` inside a transaction."""
         state = client.get(job_key(job_id))
-        return state is not None and _text(state) in (DONE, DEAD)
+        return state is not None and text(state) in (DONE, DEAD)
 
     def finish(self, pipe: Pipeline, delivery: Delivery) -> None:
         """Queue, inside the caller's MULTI: the job is done, acknowledged and off the stream."""
@@ -208,20 +223,12 @@ class JobQueue:
 
     def depth(self) -> QueueDepth:
         """Jobs not finished yet: pending with a worker, or waiting for one."""
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.xlen(keys.JOBS_STREAM)
-        pipe.xpending(keys.JOBS_STREAM, keys.JOBS_GROUP)
-        try:
-            length, summary = pipe.execute()
-        except redis.ResponseError:  # no group yet: nothing was ever queued
-            return QueueDepth(pending=0, waiting=0)
-        pending = int(summary["pending"])
-        return QueueDepth(pending=pending, waiting=max(0, int(length) - pending))
+        return queue_depth(self._redis)
 
     def dead_letters(self, count: int = 100) -> list[DeadLetter]:
         """The newest entries of the dead-letter stream, newest first."""
         entries = self._redis.xrevrange(keys.DEAD_LETTER_STREAM, count=count)
-        return [_dead_letter(_text(entry_id), fields) for entry_id, fields in entries]
+        return [_dead_letter(text(entry_id), fields) for entry_id, fields in entries]
 
     def forget_idle_consumers(self, idle_seconds: float) -> int:
         """Remove consumers that own no job and were silent for `idle_seconds` (workers that
@@ -229,7 +236,7 @@ class JobQueue:
         removed = 0
         for consumer in self._redis.xinfo_consumers(keys.JOBS_STREAM, keys.JOBS_GROUP):
             if int(consumer["pending"]) == 0 and int(consumer["idle"]) > idle_seconds * 1000:
-                name = _text(consumer["name"])
+                name = text(consumer["name"])
                 self._redis.xgroup_delconsumer(keys.JOBS_STREAM, keys.JOBS_GROUP, name)
                 removed += 1
         return removed
@@ -239,7 +246,7 @@ class JobQueue:
     ) -> list[Delivery]:
         deliveries = []
         for raw_id, fields in entries:
-            entry_id = _text(raw_id)
+            entry_id = text(raw_id)
             try:
                 job = ScanJob.from_fields(fields)
             except (TypeError, ValueError) as exc:
@@ -257,14 +264,14 @@ class JobQueue:
         counts = {}
         for rows in pipe.execute():
             for row in rows:
-                counts[_text(row["message_id"])] = int(row["times_delivered"])
+                counts[text(row["message_id"])] = int(row["times_delivered"])
         return counts
 
     def _reject(self, entry_id: str, fields: dict[bytes, bytes], reason: str) -> None:
         """An entry that is no job (written by something else) goes straight to the dead
         letters: no worker can ever do anything with it."""
         log.error("jobs stream entry %s: %s", entry_id, reason)
-        raw = json.dumps({_text(k): _text(v) for k, v in fields.items()}, ensure_ascii=False)
+        raw = json.dumps(text_map(fields), ensure_ascii=False)
         pipe = self._redis.pipeline(transaction=True)
         self._dead_entry(pipe, entry_id, raw, reason, 1)
         pipe.execute()
@@ -294,7 +301,7 @@ class JobQueue:
 
 
 def _dead_letter(entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
-    values = {_text(k): _text(v) for k, v in fields.items()}
+    values = text_map(fields)
     try:
         job: ScanJob | None = ScanJob.from_fields(values)
     except (TypeError, ValueError):
@@ -306,7 +313,3 @@ def _dead_letter(entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
         attempts=int(values.get("attempts", "0")),
         at=float(values.get("at", "0")),
     )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -151,8 +151,8 @@ def wechat_connector() -> ChatConnector:
         return WechatyConnector.from_env()
     except ConnectorError as exc:
         raise SetupError(
-            f"{exc}. Get a token from your puppet service provider and set {TOKEN_ENV} "
-            "(and WECHATY_PUPPET_SERVICE_ENDPOINT as HOST:PORT when it has no discovery)."
+            f"{exc}. Get a token and the service's address from your puppet service provider "
+            f"and set {TOKEN_ENV} and WECHATY_PUPPET_SERVICE_ENDPOINT (HOST:PORT)."
         ) from exc
 
 

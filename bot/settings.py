@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from detectors.config import ConfigError, config_dir, load_yaml
+from detectors.config import ConfigError, config_dir, load_yaml, validation_problems
 
 OFFICERS_ENV = "LEAKSENTRY_OFFICERS"
 CONSOLE_URL_ENV = "LEAKSENTRY_CONSOLE_URL"
@@ -122,11 +122,7 @@ def load_bot_settings(directory: str | os.PathLike[str] | None = None) -> BotSet
     try:
         return BotSettings.model_validate({**data, "source_dir": str(Path(folder))})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"{path}: {validation_problems(exc)}") from exc
 
 
 def _mapping(value: object) -> dict[str, object]:

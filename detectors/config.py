@@ -233,13 +233,21 @@ class LayoutFingerprintSettings(_Frozen):
     max_placements_per_mark: int = Field(ge=1)
 
 
+class DistinctiveSettings(_Frozen):
+    min_population: int = Field(ge=1)
+    min_marks: int = Field(ge=1)
+    min_share: float = Field(gt=0, le=1)
+
+
 class VerifySettings(_Frozen):
     threshold: float = Field(gt=0, le=1)
     min_query_marks: int = Field(ge=1)
     min_matched_marks: int = Field(ge=1)
+    min_matched_weight: float = Field(ge=0)
     text_only_threshold: float = Field(gt=0, le=1)
     image_max_hamming: int = Field(ge=0, le=64)
     image_max_text_marks: int = Field(ge=0)
+    distinctive: DistinctiveSettings
 
 
 class IndexSettings(_Frozen):
@@ -314,15 +322,18 @@ def load_yaml(path: Path) -> dict[str, object]:
     return data
 
 
+def validation_problems(exc: ValidationError) -> str:
+    """Every problem pydantic found, on one line: `where.in.the.file: what is wrong; ...`."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+    )
+
+
 def _validate(path: Path, model: type[_Frozen]) -> _Frozen:
     try:
         return model.model_validate(load_yaml(path))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"{path}: {validation_problems(exc)}") from exc
 
 
 def load_config(directory: str | os.PathLike[str] | None = None) -> ScanConfig:

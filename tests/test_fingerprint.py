@@ -199,11 +199,11 @@ def test_registry_frequency_weighs_down_shared_formulas(
     query = fingerprint_page(_page(rows[3:11]), settings)
     assert query is not None
     assert verify(query, original, settings) is not None
-    everywhere = dict.fromkeys(query.text_marks, 50)
+    everywhere = dict.fromkeys(query.text_marks, 5)
     match = verify(query, original, settings, everywhere)
     assert match is not None  # a copy is still a copy when everything is common
-    fresh = set(query.text_marks) - set(original.text_marks)
-    assert verify(query, original, settings, {m: 50 for m in query.text_marks if m not in fresh})
+    # ...but not when what it shares weighs next to nothing (on 50 pages each: stock text).
+    assert verify(query, original, settings, dict.fromkeys(query.text_marks, 50)) is None
 
 
 def test_image_hashes_of_regions() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,9 @@ from bot import keys
 from bot.cli import main
 from bot.connectors.base import RoomInfo
 from bot.groups import EnrollmentRefused, Groups
-from bot.redis_server import connect, stop_embedded
 from bot.settings import BotSettings, load_bot_settings
 
 ROOM = RoomInfo("r1@chatroom", "财务部工作群", "owner", ("wx-admin",), ("owner", "wx-admin", "m"))
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[redis.Redis]:
-    directory = tmp_path / "redis"
-    client = connect(directory)
-    yield client
-    client.close()
-    stop_embedded(directory)
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ Reports come from real scans of small texts, and the store is a real embedded Re
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,20 +22,13 @@ from bot.incidents import (
     encode_id,
     normalize_id,
 )
-from bot.jobs import ScanJob
-from bot.redis_server import connect, stop_embedded
 from bot.settings import BotSettings, load_bot_settings
 from detectors import ScanConfig, Scanner
+from tests.conftest import scan_job
 
 MARKED = "机密★1年\n关于做好春节期间安全工作的通知".encode()
 OTHER_MARKED = "秘密★6个月\n关于调整人员的通知".encode()
 CLEAN = "今天中午一起吃饭吗".encode()
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[redis.Redis]:
-    yield connect(tmp_path / "redis")
-    stop_embedded(tmp_path / "redis")
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +41,6 @@ def settings() -> BotSettings:
     return load_bot_settings()
 
 
-def job(data: bytes, message_id: str, room: str = "room-a", at: float | None = None) -> ScanJob:
-    return ScanJob(
-        job_id=f"test:{message_id}",
-        platform="test",
-        message_id=message_id,
-        kind="text",
-        room_id=room,
-        room_topic=f"{room} 的群",
-        sender_id=f"wxid_{message_id}",
-        sender_name="李四",
-        sha256=sha256_of(data),
-        filename="message.txt",
-        size=len(data),
-        received_at=time.time() if at is None else at,
-    )
-
-
 def report(scanner: Scanner, data: bytes) -> dict[str, Any]:
     return scanner.scan(data, "message.txt").to_json()
 
@@ -77,7 +51,7 @@ def test_first_sighting_opens_an_incident_and_a_copy_elsewhere_is_spread(
     incidents = Incidents(client, settings)
     scanned = report(scanner, MARKED)
     assert scanned["verdict"] == "critical"
-    first = incidents.record(client, job(MARKED, "m1", "room-a"), scanned)
+    first = incidents.record(client, scan_job(MARKED, "m1", "room-a"), scanned)
     assert first is not None and first.is_new
     assert normalize_id(first.incident_id) == first.incident_id
     assert first.first_room_id is None
@@ -89,10 +63,10 @@ def test_first_sighting_opens_an_incident_and_a_copy_elsewhere_is_spread(
         1,
     )
 
-    spread = incidents.record(client, job(MARKED, "m2", "room-b"), scanned)
+    spread = incidents.record(client, scan_job(MARKED, "m2", "room-b"), scanned)
     assert spread is not None and not spread.is_new
     assert spread.incident_id == first.incident_id
-    assert (spread.first_room_id, spread.first_room_topic) == ("room-a", "room-a 的群")
+    assert (spread.first_room_id, spread.first_room_topic) == ("room-a", "room-a 工作群")
 
     incident = incidents.get(first.incident_id)
     assert incident is not None
@@ -114,7 +88,7 @@ def test_a_redelivered_job_returns_the_same_event_and_changes_nothing(
 ) -> None:
     incidents = Incidents(client, settings)
     scanned = report(scanner, MARKED)
-    sighting = job(MARKED, "m1")
+    sighting = scan_job(MARKED, "m1")
     first = incidents.record(client, sighting, scanned)
     before = {k: client.dump(k) for k in client.scan_iter(match=keys.INCIDENTS + "*")}
     again = incidents.record(client, sighting, scanned)
@@ -128,7 +102,7 @@ def test_a_report_below_the_alert_verdict_stores_nothing(
 ) -> None:
     scanned = report(scanner, CLEAN)
     assert scanned["verdict"] == "clean"
-    assert Incidents(client, settings).record(client, job(CLEAN, "m1"), scanned) is None
+    assert Incidents(client, settings).record(client, scan_job(CLEAN, "m1"), scanned) is None
     assert list(client.scan_iter(match=keys.INCIDENTS + "*")) == []
 
 
@@ -138,12 +112,12 @@ def test_two_copies_recorded_at_once_make_one_incident(
     incidents = Incidents(client, settings)
     scanned = report(scanner, MARKED)
     with client.pipeline(transaction=True) as slow:
-        pending = incidents.record(slow, job(MARKED, "m1", "room-a"), scanned)
+        pending = incidents.record(slow, scan_job(MARKED, "m1", "room-a"), scanned)
         assert pending is not None and pending.is_new  # read, not yet written
-        fast = incidents.record(client, job(MARKED, "m2", "room-b"), scanned)
+        fast = incidents.record(client, scan_job(MARKED, "m2", "room-b"), scanned)
         with pytest.raises(redis.WatchError):
             slow.execute()
-    retried = incidents.record(client, job(MARKED, "m1", "room-a"), scanned)
+    retried = incidents.record(client, scan_job(MARKED, "m1", "room-a"), scanned)
     assert fast is not None and fast.is_new
     assert retried is not None and not retried.is_new
     assert retried.incident_id == fast.incident_id
@@ -155,7 +129,7 @@ def test_a_recall_is_recorded_on_its_sighting_even_when_it_comes_before_the_scan
 ) -> None:
     incidents = Incidents(client, settings)
     scanned = report(scanner, MARKED)
-    event = incidents.record(client, job(MARKED, "m1", "room-a"), scanned)
+    event = incidents.record(client, scan_job(MARKED, "m1", "room-a"), scanned)
     assert event is not None
     assert incidents.record_recall("test:m1", at=1000.0) == event.incident_id
     incident = incidents.get(event.incident_id)
@@ -163,8 +137,8 @@ def test_a_recall_is_recorded_on_its_sighting_even_when_it_comes_before_the_scan
     assert incident.sightings[0].recalled_at == 1000.0
 
     assert incidents.record_recall("test:m2", at=2000.0) is None  # not scanned yet
-    incidents.record(client, job(MARKED, "m2", "room-b"), scanned)
-    incidents.record(client, job(MARKED, "m3", "room-c"), scanned)
+    incidents.record(client, scan_job(MARKED, "m2", "room-b"), scanned)
+    incidents.record(client, scan_job(MARKED, "m3", "room-c"), scanned)
     incident = incidents.get(event.incident_id)
     assert incident is not None
     assert [s.recalled_at for s in incident.sightings] == [1000.0, 2000.0, None]
@@ -176,7 +150,7 @@ def test_status_changes_are_audited_and_move_the_incident_between_lists(
     client: redis.Redis, settings: BotSettings, scanner: Scanner
 ) -> None:
     incidents = Incidents(client, settings)
-    event = incidents.record(client, job(MARKED, "m1"), report(scanner, MARKED))
+    event = incidents.record(client, scan_job(MARKED, "m1"), report(scanner, MARKED))
     assert event is not None
     changed = incidents.set_status(event.incident_id, FALSE_POSITIVE, "wxid_officer", "公开文件")
     assert changed.status == FALSE_POSITIVE
@@ -205,12 +179,12 @@ def test_list_filters_newest_first_with_paging(
     for i, data in enumerate(texts):
         room = "room-a" if i % 2 == 0 else "room-b"
         event = incidents.record(
-            client, job(data, f"m{i}", room, at=1000.0 + i), report(scanner, data)
+            client, scan_job(data, f"m{i}", room, at=1000.0 + i), report(scanner, data)
         )
         assert event is not None
         ids.append(event.incident_id)
     medium = incidents.record(
-        client, job(OTHER_MARKED, "x", "room-a", at=999.0), report(scanner, OTHER_MARKED)
+        client, scan_job(OTHER_MARKED, "x", "room-a", at=999.0), report(scanner, OTHER_MARKED)
     )
     assert medium is not None
     listed = [i.incident_id for i in incidents.list()]
@@ -244,7 +218,7 @@ def test_incidents_expire_after_the_evidence_retention_and_prune_cleans_the_list
         update={"retention": settings.retention.model_copy(update={"evidence_days": one_second})}
     )
     incidents = Incidents(client, short)
-    event = incidents.record(client, job(MARKED, "m1"), report(scanner, MARKED))
+    event = incidents.record(client, scan_job(MARKED, "m1"), report(scanner, MARKED))
     assert event is not None
     assert 0 < client.pttl(keys.INCIDENT + event.incident_id) <= 1000
     assert incidents.list() != []

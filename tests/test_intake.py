@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis
@@ -30,7 +29,6 @@ from bot.connectors.sandbox import (
 )
 from bot.incidents import FALSE_POSITIVE, OPEN
 from bot.jobs import ScanJob
-from bot.redis_server import connect, stop_embedded
 from bot.service import BotService
 from bot.settings import BotSettings, load_bot_settings
 
@@ -48,15 +46,6 @@ def fast_settings() -> BotSettings:
     return base.model_copy(
         update={"officers": (DEMO_OFFICER,), "admins": (IT_ADMIN,), "outbox": outbox}
     )
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[redis.Redis]:
-    directory = tmp_path / "redis"
-    client = connect(directory)
-    yield client
-    client.close()
-    stop_embedded(directory)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -22,10 +21,10 @@ from bot.groups import Group
 from bot.incidents import IncidentEvent
 from bot.jobs import ScanJob
 from bot.outbox import Outbox
-from bot.redis_server import connect, stop_embedded
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import Templates, load_templates
 from bot.webhook import verify
+from tests.conftest import exposed_metrics
 
 ROOM = "room-a@chatroom"
 TOPIC = "财务科工作群"
@@ -35,14 +34,6 @@ OFFICER = "wxid-officer"
 EVIDENCE = "机密★1年 关于调整干部任免的通知"
 FILENAME = "干部任免名单.jpg"
 BOT_BLOCK_MS = 50
-
-
-@pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    directory = tmp_path / "redis"
-    yield connect(directory)
-    stop_embedded(directory)
 
 
 @pytest.fixture
@@ -198,6 +189,10 @@ async def test_a_burst_of_twenty_gives_one_warning_and_batched_dms(
     for text in all_bot_texts(chat):
         assert EVIDENCE not in text and "吉政办发" not in text and FILENAME not in text
     assert outbox.backlog() == 0
+    # Counted per alert delivered, batched or not: 20 incidents to each of the two people.
+    exposed = exposed_metrics(client)
+    assert exposed['leaksentry_alerts_sent_total{channel="direct"}'] == 40
+    assert exposed['leaksentry_alerts_sent_total{channel="room"}'] == 1
 
 
 async def test_a_redelivered_job_queues_and_sends_nothing_twice(
@@ -417,6 +412,12 @@ async def test_the_warning_is_timed_from_the_message(
     assert warning.received_at <= warning.queued_at <= warning.sent_at <= time.time()
     # The warning is read first, before the DMs of the same incident.
     assert warning.sent_at == min(r.sent_at for r in records)
+    exposed = exposed_metrics(client)
+    assert exposed['leaksentry_alerts_sent_total{channel="room"}'] == 1
+    assert exposed['leaksentry_alerts_sent_total{channel="direct"}'] == 2
+    assert exposed["leaksentry_warning_latency_seconds_count"] == 1  # the warning, not the DMs
+    latency = exposed["leaksentry_warning_latency_seconds_sum"]
+    assert latency == pytest.approx(warning.sent_at - warning.received_at, abs=1e-6)
 
 
 async def test_webhook_and_email_deliveries(
@@ -452,6 +453,10 @@ async def test_webhook_and_email_deliveries(
     finally:
         await runner.cleanup()
     assert len(received) == 1 and len(smtpd.messages) == 1
+    assert {
+        channel: exposed_metrics(client)[f'leaksentry_alerts_sent_total{{channel="{channel}"}}']
+        for channel in ("room", "direct", "webhook", "email")
+    } == {"room": 1, "direct": 2, "webhook": 1, "email": 1}
     headers, body = received[0]
     assert verify(b"s3cret", body, headers["X-Leaksentry-Signature"])
     payload = json.loads(body)

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from bot import keys
 from bot.blobs import Blobs, sha256_of
-from bot.jobs import ScanJob
 from bot.queue import DEAD, DONE, JobQueue, job_key
-from bot.redis_server import connect, stop_embedded
 from bot.settings import BotSettings, load_bot_settings
+from tests.conftest import scan_job
 
 CLAIM_IDLE = 0.2
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[redis.Redis]:
-    yield connect(tmp_path / "redis")
-    stop_embedded(tmp_path / "redis")
 
 
 @pytest.fixture
@@ -34,21 +25,12 @@ def settings() -> BotSettings:
     return base.model_copy(update={"pipeline": pipeline})
 
 
-def make_job(data: bytes, message_id: str = "m1", room: str = "room-a") -> ScanJob:
-    return ScanJob(
-        job_id=f"test:{message_id}",
-        platform="test",
-        message_id=message_id,
-        kind="text",
-        room_id=room,
-        room_topic="项目组",
-        sender_id="wxid_member",
-        sender_name="张三",
-        sha256=sha256_of(data),
-        filename="message.txt",
-        size=len(data),
-        received_at=time.time(),
-    )
+@pytest.fixture
+def queue(client: redis.Redis, settings: BotSettings) -> JobQueue:
+    """The job queue with its consumer group."""
+    queue = JobQueue(client, settings)
+    queue.ensure_group()
+    return queue
 
 
 def test_a_message_delivered_twice_is_enqueued_once(
@@ -58,13 +40,13 @@ def test_a_message_delivered_twice_is_enqueued_once(
     queue.ensure_group()
     queue.ensure_group()  # idempotent
     data = "机密★1年".encode()
-    job = make_job(data)
+    job = scan_job(data, "m1")
     assert queue.enqueue(job, data) is True
     assert queue.enqueue(job, data) is False
     assert client.xlen(keys.JOBS_STREAM) == 1
     assert Blobs(client, settings).get(job.sha256) == data
     assert queue.depth().waiting == 1
-    other = make_job(data, message_id="m2")
+    other = scan_job(data, "m2")
     assert queue.enqueue(other) is True  # same bytes, another message: another job
     assert queue.depth().total == 2
 
@@ -72,18 +54,16 @@ def test_a_message_delivered_twice_is_enqueued_once(
 def test_enqueue_refuses_bytes_that_do_not_match_the_job(
     client: redis.Redis, settings: BotSettings
 ) -> None:
-    job = make_job(b"one")
+    job = scan_job(b"one", "m1")
     with pytest.raises(ValueError, match="do not match"):
         JobQueue(client, settings).enqueue(job, b"two")
     assert client.exists(keys.JOBS_STREAM, job_key(job.job_id)) == 0
 
 
 def test_read_finish_removes_the_job_and_remembers_it_done(
-    client: redis.Redis, settings: BotSettings
+    queue: JobQueue, client: redis.Redis
 ) -> None:
-    queue = JobQueue(client, settings)
-    queue.ensure_group()
-    job = make_job(b"hello")
+    job = scan_job(b"hello", "m1")
     queue.enqueue(job, b"hello")
     [delivery] = queue.read("c1", block_ms=100)
     assert delivery.job == job
@@ -101,11 +81,9 @@ def test_read_finish_removes_the_job_and_remembers_it_done(
 
 
 def test_a_dead_consumers_job_is_reclaimed_after_the_idle_time(
-    client: redis.Redis, settings: BotSettings
+    queue: JobQueue, client: redis.Redis
 ) -> None:
-    queue = JobQueue(client, settings)
-    queue.ensure_group()
-    queue.enqueue(make_job(b"x"), b"x")
+    queue.enqueue(scan_job(b"x", "m1"), b"x")
     [first] = queue.read("dies", block_ms=100)
     assert queue.reclaim("survivor") == []  # not idle long enough yet
     time.sleep(CLAIM_IDLE + 0.1)
@@ -118,12 +96,8 @@ def test_a_dead_consumers_job_is_reclaimed_after_the_idle_time(
     )
 
 
-def test_a_heartbeat_keeps_a_slow_job_from_being_reclaimed(
-    client: redis.Redis, settings: BotSettings
-) -> None:
-    queue = JobQueue(client, settings)
-    queue.ensure_group()
-    queue.enqueue(make_job(b"slow"), b"slow")
+def test_a_heartbeat_keeps_a_slow_job_from_being_reclaimed(queue: JobQueue) -> None:
+    queue.enqueue(scan_job(b"slow", "m1"), b"slow")
     [mine] = queue.read("slow-worker", block_ms=100)
     for _ in range(4):
         time.sleep(CLAIM_IDLE / 2)
@@ -135,12 +109,8 @@ def test_a_heartbeat_keeps_a_slow_job_from_being_reclaimed(
     assert taken.attempts == 2
 
 
-def test_a_restarted_consumer_recovers_its_own_jobs_counting_a_delivery(
-    client: redis.Redis, settings: BotSettings
-) -> None:
-    queue = JobQueue(client, settings)
-    queue.ensure_group()
-    queue.enqueue(make_job(b"r"), b"r")
+def test_a_restarted_consumer_recovers_its_own_jobs_counting_a_delivery(queue: JobQueue) -> None:
+    queue.enqueue(scan_job(b"r", "m1"), b"r")
     [first] = queue.read("w-1", block_ms=100)
     assert queue.recover("w-2") == []
     [again] = queue.recover("w-1")
@@ -148,10 +118,10 @@ def test_a_restarted_consumer_recovers_its_own_jobs_counting_a_delivery(
     assert again.attempts == 2
 
 
-def test_dead_letter_after_max_attempts(client: redis.Redis, settings: BotSettings) -> None:
-    queue = JobQueue(client, settings)
-    queue.ensure_group()
-    job = make_job(b"poison")
+def test_dead_letter_after_max_attempts(
+    queue: JobQueue, client: redis.Redis, settings: BotSettings
+) -> None:
+    job = scan_job(b"poison", "m1")
     queue.enqueue(job, b"poison")
     delivery = queue.read("c0", block_ms=100)[0]
     for attempt in range(2, 5):
@@ -173,10 +143,8 @@ def test_dead_letter_after_max_attempts(client: redis.Redis, settings: BotSettin
 
 
 def test_an_entry_that_is_no_job_goes_to_the_dead_letters(
-    client: redis.Redis, settings: BotSettings
+    queue: JobQueue, client: redis.Redis
 ) -> None:
-    queue = JobQueue(client, settings)
-    queue.ensure_group()
     client.xadd(keys.JOBS_STREAM, {"something": "else"})
     assert queue.read("c1", block_ms=100) == []
     [dead] = queue.dead_letters()
@@ -202,12 +170,8 @@ def test_blobs_keep_clean_bytes_for_hours_and_evidence_for_days(
     assert blobs.get(sha256_of(b"never stored")) is None
 
 
-def test_old_consumers_without_jobs_are_forgotten(
-    client: redis.Redis, settings: BotSettings
-) -> None:
-    queue = JobQueue(client, settings)
-    queue.ensure_group()
-    queue.enqueue(make_job(b"k"), b"k")
+def test_old_consumers_without_jobs_are_forgotten(queue: JobQueue, client: redis.Redis) -> None:
+    queue.enqueue(scan_job(b"k", "m1"), b"k")
     queue.read("busy", block_ms=100)
     queue.read("idle", block_ms=10)
     time.sleep(0.3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,22 +17,13 @@ from bot.connectors.sandbox import SandboxConnector
 from bot.groups import Group
 from bot.outbox import Outbox
 from bot.ratelimit import RateLimiter
-from bot.redis_server import connect, redis_url, stop_embedded
+from bot.redis_server import redis_url
 from bot.settings import load_bot_settings
 from bot.templates import load_templates
 
 # Timers wake a little late, never early; round trips differ by a few ms between clients.
 TOLERANCE = 0.015
 SEND_JITTER = 0.05
-
-
-@pytest.fixture
-def redis_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    directory = tmp_path / "redis"
-    connect(directory)
-    yield directory
-    stop_embedded(directory)
 
 
 @pytest.fixture

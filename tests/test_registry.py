@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import multiprocessing
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pymupdf
@@ -25,18 +24,6 @@ from tests.corpus.registry import document_pages, shoot
 from tests.corpus.render import PageSpec
 
 SEED = 2026
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "redis"
-    yield folder
-    stop_embedded(folder)
-
-
-@pytest.fixture
-def client(server: Path) -> redis.Redis:
-    return connect(server)
 
 
 @pytest.fixture
@@ -372,9 +359,9 @@ def _register_many(url: str, worker: int, config: ScanConfig) -> None:
 
 
 def test_concurrent_registrations_keep_the_index_consistent(
-    registry: Registry, client: redis.Redis, config: ScanConfig, server: Path
+    registry: Registry, client: redis.Redis, config: ScanConfig, redis_dir: Path
 ) -> None:
-    url = redis_url(server).url
+    url = redis_url(redis_dir).url
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_register_many, args=(url, w, config)) for w in range(4)]
     for process in workers:

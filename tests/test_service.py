@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil
@@ -32,7 +32,7 @@ from bot.connectors.sandbox import (
     DEMO_OWNER,
     SandboxConnector,
 )
-from bot.redis_server import connect, stop_embedded
+from bot.redis_server import connect
 from bot.service import BotService
 from bot.worker import run_worker
 from detectors import load_config
@@ -60,13 +60,6 @@ def marked_page() -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
-
-
-@pytest.fixture
-def redis_dir(tmp_path: Path) -> Iterator[Path]:
-    directory = tmp_path / "redis"
-    yield directory
-    stop_embedded(directory)
 
 
 @pytest.fixture

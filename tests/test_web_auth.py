@@ -6,13 +6,12 @@ A real embedded Redis and the real app on a local port (aiohttp's test server).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -21,96 +20,27 @@ from yarl import URL
 from bot import keys, metrics
 from bot.cli import main
 from bot.paths import DATA_DIR_ENV
-from bot.redis_server import connect, stop_embedded
-from bot.settings import BotSettings, load_bot_settings
-from bot.web import create_app
 from bot.web.users import Role, UserStore
-from detectors import ScanConfig
-
-PASSWORD = "correct horse battery"
-ADMIN = "alice"
-OFFICER = "bob"
-
-ClientFactory = Callable[..., Awaitable[TestClient]]
-
-
-@pytest.fixture(scope="module")
-def redis_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("data") / "redis"
-    connect(folder)
-    yield folder
-    stop_embedded(folder)
-
-
-@pytest.fixture
-def client(redis_dir: Path) -> redis.Redis:
-    found = connect(redis_dir)
-    found.flushdb()
-    return found
-
-
-@pytest.fixture
-def users(client: redis.Redis) -> UserStore:
-    store = UserStore(client)
-    store.add(ADMIN, Role.ADMIN, PASSWORD)
-    store.add(OFFICER, Role.OFFICER, PASSWORD)
-    return store
-
-
-def console_settings(**changes: object) -> BotSettings:
-    settings = load_bot_settings()
-    return settings.model_copy(update={"console": settings.console.model_copy(update=changes)})
-
-
-@pytest.fixture
-async def make_client(client: redis.Redis, config: ScanConfig) -> AsyncIterator[ClientFactory]:
-    started: list[TestClient] = []
-
-    async def make(settings: BotSettings | None = None, redis_client: redis.Redis = client):
-        app = create_app(redis_client, config, settings or console_settings())
-        test_client = TestClient(TestServer(app))
-        await test_client.start_server()
-        started.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in started:
-        await test_client.close()
+from tests.console import (
+    ADMIN,
+    OFFICER,
+    PASSWORD,
+    ClientFactory,
+    console_settings,
+    csrf_token,
+    hidden_field,
+    login,
+    signed_in,
+)
+from tests.console import client as client
+from tests.console import make_client as make_client
+from tests.console import redis_dir as redis_dir
+from tests.console import users as users
 
 
 @pytest.fixture
 async def anonymous(make_client: ClientFactory, users: UserStore) -> TestClient:
     return await make_client()
-
-
-async def login(
-    http: TestClient, name: str, password: str = PASSWORD, **headers: str
-) -> ClientResponse:
-    form = await http.get("/login", headers=headers)
-    token = _hidden(await form.text(), "csrf_token")
-    return await http.post(
-        "/login",
-        data={"csrf_token": token, "username": name, "password": password, "next": "/"},
-        headers=headers,
-        allow_redirects=False,
-    )
-
-
-async def signed_in(make_client: ClientFactory, name: str) -> TestClient:
-    http = await make_client()
-    response = await login(http, name)
-    assert response.status == 303, await response.text()
-    return http
-
-
-async def csrf_token(http: TestClient) -> str:
-    return str((await (await http.get("/api/session")).json())["csrf_token"])
-
-
-def _hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden {name} in the page"
-    return found.group(1)
 
 
 def _set_cookie(response: ClientResponse, name: str) -> str:
@@ -165,7 +95,7 @@ async def test_a_page_redirect_remembers_where_to_go_after_sign_in(anonymous: Te
     location = URL(response.headers["Location"])
     assert location.path == "/login" and location.query["next"] == "/audit?before=1-0"
     form = await anonymous.get(response.headers["Location"])
-    assert _hidden(await form.text(), "next") == "/audit?before=1-0"
+    assert hidden_field(await form.text(), "next") == "/audit?before=1-0"
 
 
 async def test_an_invented_session_cookie_is_not_a_session(anonymous: TestClient) -> None:
@@ -198,7 +128,7 @@ async def test_sign_in_sets_a_fresh_httponly_lax_cookie_and_audits(
 
     # Signing in while a session cookie is present gives a new id and ends the old one.
     anonymous.session.cookie_jar.clear()
-    token = _hidden(await (await anonymous.get("/login")).text(), "csrf_token")
+    token = hidden_field(await (await anonymous.get("/login")).text(), "csrf_token")
     anonymous.session.cookie_jar.update_cookies({"ls_session": first.value})
     form = {"csrf_token": token, "username": ADMIN, "password": PASSWORD}
     assert (await anonymous.post("/login", data=form, allow_redirects=False)).status == 303
@@ -220,7 +150,7 @@ async def test_secure_cookie_over_tls_only_from_a_trusted_proxy(
     trusted = await make_client(console_settings(trusted_proxy=True))
     form = await trusted.get("/login", headers=https)
     assert "; Secure" in _set_cookie(form, "ls_login")
-    token = _hidden(await form.text(), "csrf_token")
+    token = hidden_field(await form.text(), "csrf_token")
     # The browser is on https; this test client is not, so it sends the Secure cookie by hand.
     response = await trusted.post(
         "/login",
@@ -263,7 +193,7 @@ async def test_after_sign_in_only_local_paths(anonymous: TestClient) -> None:
         response = await anonymous.post(
             "/login",
             data={
-                "csrf_token": _hidden(await form.text(), "csrf_token"),
+                "csrf_token": hidden_field(await form.text(), "csrf_token"),
                 "username": ADMIN,
                 "password": PASSWORD,
                 "next": target,

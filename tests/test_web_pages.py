@@ -7,56 +7,44 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
 from bot import keys
-from bot.blobs import Blobs, sha256_of
+from bot.blobs import Blobs
 from bot.connectors.sandbox import DEMO_MEMBER, DEMO_OFFICER, DEMO_ROOM, SandboxConnector
 from bot.groups import Groups
 from bot.incidents import Incidents
 from bot.jobs import ScanJob
-from bot.redis_server import connect, stop_embedded
 from bot.service import BotService
-from bot.settings import BotSettings
-from bot.web import create_app
 from bot.web.evidence import EVIDENCE_MAX_SIDE
 from bot.web.incidents import PAGE_SIZE
 from bot.web.sandbox import enroll_demo_group, sandbox_pages
-from bot.web.users import Role, UserStore
+from bot.web.users import UserStore
 from detectors import ScanConfig, Scanner
+from tests.conftest import scan_job
+from tests.console import ADMIN, OFFICER, ClientFactory, console_settings, csrf_token, signed_in
+from tests.console import client as client
+from tests.console import make_client as make_client
+from tests.console import redis_dir as redis_dir
+from tests.console import users as users
 from tests.corpus import files as fl
 from tests.corpus.registry import document_pages
 from tests.test_intake import fast_settings, settle
 from tests.test_service import marked_page
-from tests.test_web_auth import ADMIN, OFFICER, PASSWORD, console_settings, csrf_token, login
 
 SEED = 2026
-ClientFactory = Callable[..., Awaitable[TestClient]]
 
 
-@pytest.fixture(scope="module")
-def redis_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("pages") / "redis"
-    connect(folder)
-    yield folder
-    stop_embedded(folder)
-
-
-@pytest.fixture
-def client(redis_dir: Path) -> redis.Redis:
-    found = connect(redis_dir)
-    found.flushdb()
-    UserStore(found).add(ADMIN, Role.ADMIN, PASSWORD)
-    UserStore(found).add(OFFICER, Role.OFFICER, PASSWORD)
-    return found
+@pytest.fixture(autouse=True)
+def accounts(users: UserStore) -> UserStore:
+    """Every test here starts with the admin and the officer."""
+    return users
 
 
 @pytest.fixture(scope="module")
@@ -68,44 +56,9 @@ def marked(config: ScanConfig) -> tuple[bytes, dict[str, Any]]:
     return data, report
 
 
-@pytest.fixture
-async def make_client(
-    client: redis.Redis, config: ScanConfig
-) -> AsyncIterator[Callable[..., Awaitable[TestClient]]]:
-    started: list[TestClient] = []
-
-    async def make(settings: BotSettings | None = None, pages: tuple = ()) -> TestClient:
-        app = create_app(client, config, settings or console_settings(), pages=pages)
-        test_client = TestClient(TestServer(app))
-        await test_client.start_server()
-        started.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in started:
-        await test_client.close()
-
-
-async def signed_in(make: ClientFactory, name: str, **options: Any) -> TestClient:
-    http = await make(**options)
-    assert (await login(http, name)).status == 303
-    return http
-
-
 def job(data: bytes, message: str, room: str, topic: str, at: float, sender: str = "u1") -> ScanJob:
-    return ScanJob(
-        job_id=f"wechat:{message}",
-        platform="wechat",
-        message_id=message,
-        kind="image",
-        room_id=room,
-        room_topic=topic,
-        sender_id=sender,
-        sender_name=f"name of {sender}",
-        sha256=sha256_of(data),
-        filename="page.png",
-        size=len(data),
-        received_at=at,
+    return scan_job(
+        data, message, room, topic, at, sender, platform="wechat", kind="image", filename="page.png"
     )
 
 

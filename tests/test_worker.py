@@ -21,7 +21,6 @@ import yaml
 from PIL import Image, ImageDraw, ImageFont
 
 from bot import keys, metrics
-from bot.blobs import sha256_of
 from bot.groups import Groups
 from bot.incidents import Incidents
 from bot.jobs import ScanJob
@@ -30,6 +29,7 @@ from bot.redis_server import connect, stop_embedded
 from bot.settings import BotSettings, load_bot_settings
 from bot.worker import Supervisor, run_worker
 from detectors import ScanConfig, load_config
+from tests.conftest import exposed_metrics, scan_job
 
 REPO = Path(__file__).resolve().parent.parent
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
@@ -94,23 +94,10 @@ def scan_config(setup: Path) -> ScanConfig:
     return load_config(setup)
 
 
-def make_job(
+def image_job(
     data: bytes, message_id: str, room: str = "room-a", filename: str = "photo.png"
 ) -> ScanJob:
-    return ScanJob(
-        job_id=f"test:{message_id}",
-        platform="test",
-        message_id=message_id,
-        kind="image",
-        room_id=room,
-        room_topic=f"{room} 工作群",
-        sender_id=f"wxid_{message_id}",
-        sender_name="王五",
-        sha256=sha256_of(data),
-        filename=filename,
-        size=len(data),
-        received_at=time.time(),
-    )
+    return scan_job(data, message_id, room, kind="image", filename=filename)
 
 
 def enroll(client: redis.Redis, settings: BotSettings, *rooms: str) -> None:
@@ -177,13 +164,18 @@ def test_the_same_bytes_twice_are_scanned_once_and_make_one_spread_incident(
 ) -> None:
     enroll(client, settings, "room-a", "room-b")
     queue = JobQueue(client, settings)
-    first, forward = make_job(page, "m1", "room-a"), make_job(page, "m2", "room-b")
+    first, forward = image_job(page, "m1", "room-a"), image_job(page, "m2", "room-b")
     queue.enqueue(first, page)
     queue.enqueue(forward, page)
     thread_worker()
     wait_for(finished(client, first, forward), "both jobs")
     assert scans(client) == 1
     assert client.hget(keys.JOB_STATS, "cache_hits") == b"1"
+    # /metrics counts the one scan performed, not the cache hit, and how long it took.
+    exposed = exposed_metrics(client)
+    assert exposed['leaksentry_scans_total{verdict="critical"}'] == 1
+    assert exposed["leaksentry_scan_duration_seconds_count"] == 1
+    assert 0 < exposed["leaksentry_scan_duration_seconds_sum"] < WAIT
     [incident] = Incidents(client, settings).list()
     assert incident.verdict == "critical"
     assert [s.room_id for s in incident.sightings] == ["room-a", "room-b"]
@@ -207,7 +199,7 @@ def test_an_item_whose_bytes_are_gone_is_dead_lettered_with_a_notice(
 ) -> None:
     enroll(client, settings, "room-a")
     queue = JobQueue(client, settings)
-    job = make_job(b"never stored", "m1")
+    job = image_job(b"never stored", "m1")
     queue.enqueue(job)  # no bytes
     thread_worker()
     wait_for(finished(client, job), "the dead letter")
@@ -223,7 +215,7 @@ def test_a_corrupt_item_is_reported_to_the_officer_not_an_incident(
     enroll(client, settings, "room-a")
     queue = JobQueue(client, settings)
     broken = page[: len(page) // 3]
-    job = make_job(broken, "m1")
+    job = image_job(broken, "m1")
     queue.enqueue(job, broken)
     thread_worker()
     wait_for(finished(client, job), "the scan")
@@ -239,7 +231,7 @@ def test_a_job_delivered_too_often_is_dead_lettered_without_a_scan(
     enroll(client, settings, "room-a")
     queue = JobQueue(client, settings)
     queue.ensure_group()
-    job = make_job(page, "m1")
+    job = image_job(page, "m1")
     queue.enqueue(job, page)
     queue.read("crashed-1", block_ms=100)  # three workers that took it and died
     for name in ("crashed-2", "crashed-3"):
@@ -263,7 +255,7 @@ def test_a_worker_killed_mid_scan_is_replaced_and_its_job_finished_once(
     supervisor = Supervisor(2, "t", config_dir=setup, env=worker_env())
     supervisor.start()
     try:
-        job = make_job(page, "m1")
+        job = image_job(page, "m1")
         queue.enqueue(job, page)
         holder: list[str] = []
 
@@ -305,8 +297,8 @@ def test_redis_restarted_mid_run_loses_nothing(
     queue = JobQueue(client, settings)
     queue.ensure_group()
     before = [
-        make_job(page, "m1"),
-        make_job("机密★1年\n第一号通知".encode(), "m2", filename="message.txt"),
+        image_job(page, "m1"),
+        image_job("机密★1年\n第一号通知".encode(), "m2", filename="message.txt"),
     ]
     queue.enqueue(before[0], page)
     queue.enqueue(before[1], "机密★1年\n第一号通知".encode())
@@ -324,7 +316,7 @@ def test_redis_restarted_mid_run_loses_nothing(
         time.sleep(0.5)
         client = connect(redis_dir)  # started again (by us or by the worker) from that file
         text = "秘密★6个月\n第二号通知".encode()
-        after = make_job(text, "m3", filename="message.txt")
+        after = image_job(text, "m3", filename="message.txt")
         assert JobQueue(client, settings).enqueue(after, text)
         wait_for(finished(client, *before, after), "every job")
         assert len(Incidents(client, settings).list()) == 3

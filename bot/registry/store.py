@@ -40,7 +40,7 @@ from detectors.fingerprint import KnownMatch, PageFingerprint
 from detectors.fingerprint.codec import decode, encode
 from detectors.fingerprint.model import FINGERPRINT_VERSION
 from detectors.fingerprint.page import fingerprint_page, registration_config
-from detectors.fingerprint.verify import verify
+from detectors.fingerprint.verify import lowest_share, verify
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +328,7 @@ class Registry:
         if indexed:
             text_records = sum(len(fp.text_marks) for _, fp in indexed)
             pipe.hincrby(keys.REGISTRY_META, index.TEXT_RECORDS_FIELD, text_records)
+            pipe.hincrby(keys.REGISTRY_META, PAGES_FIELD, len(indexed))
         return results
 
     # --- removing ------------------------------------------------------------------------
@@ -374,6 +375,7 @@ class Registry:
                 )
         for chunk in _chunks([_page_key(i) for i in page_ids], _KEYS_PER_COMMAND):
             pipe.delete(*chunk)
+        pipe.hincrby(keys.REGISTRY_META, PAGES_FIELD, -len(page_ids))
         for d in documents:
             pipe.delete(_doc_key(d.document.doc_id))
             pipe.zrem(keys.REGISTRY_DOCS, d.document.doc_id)
@@ -476,12 +478,13 @@ class Registry:
             return []
         blobs = self._fetch(keys=[keys.REGISTRY_META, *q.keys], args=index.fetch_arguments())
         frequency = index.mark_frequency(q, blobs, fingerprint.text_marks)
+        population = int(self.client.hget(keys.REGISTRY_META, PAGES_FIELD) or 0)
         page_ids = index.candidates(
             q,
             blobs,
             [frequency[m] for m in fingerprint.text_marks],
             min_shared_marks=settings.index.min_shared_marks,
-            min_shared_share=settings.verify.threshold,
+            min_shared_share=lowest_share(settings, population),
             max_hamming=settings.index.max_hamming,
             max_candidates=settings.index.max_candidates,
         )
@@ -497,7 +500,7 @@ class Registry:
             except ValueError as exc:
                 log.warning("registered %s p. %d cannot be compared: %s", doc_id, number, exc)
                 continue
-            match = verify(fingerprint, reference, settings, frequency)
+            match = verify(fingerprint, reference, settings, frequency, population)
             if match is not None:
                 found.append((doc_id, number, match.score, match.methods))
         return self._known_matches(found)
@@ -597,6 +600,8 @@ class Registry:
 
 GENERATION_FIELD = "generation"
 """Meta hash field: bumped by every change of the registered pages."""
+PAGES_FIELD = "pages"
+"""Meta hash field: registered pages, the population that mark frequencies are counted in."""
 
 
 def default_doc_id(sha256: str) -> str:

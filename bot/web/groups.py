@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.groups import Group, Groups
 from bot.web.auth import audit, current_session, requires
 from bot.web.incidents import GROUPS
-from bot.web.state import add_nav, blocking, console, document_api
+from bot.web.state import CHANGES_STATE, add_nav, blocking, console, document_api, path_parameter
 from bot.web.uploads import json_error
 from bot.web.users import Role
 
@@ -171,7 +171,7 @@ def setup(app: web.Application) -> None:
         "post",
         {
             "summary": "Enroll a group (admin); admins and officers are contact ids",
-            "security": [{"session": [], "csrf": []}],
+            "security": CHANGES_STATE,
             "requestBody": {
                 "required": True,
                 "content": {
@@ -198,10 +198,8 @@ def setup(app: web.Application) -> None:
         "delete",
         {
             "summary": "Unenroll a group (admin): it is no longer scanned",
-            "security": [{"session": [], "csrf": []}],
-            "parameters": [
-                {"name": "room_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
+            "security": CHANGES_STATE,
+            "parameters": [path_parameter("room_id")],
             "responses": {"200": {"description": "done"}, "404": {"description": "not enrolled"}},
         },
     )

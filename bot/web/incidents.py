@@ -22,7 +22,15 @@ from bot.groups import Groups
 from bot.incidents import STATUSES, Incident, Incidents, UnknownIncident, normalize_id
 from bot.web.auth import audit, current_session
 from bot.web.evidence import ARTIST, PageArtist, evidence_views, numbered_findings
-from bot.web.state import CONSOLE, add_nav, blocking, document_api
+from bot.web.state import (
+    CHANGES_STATE,
+    CONSOLE,
+    add_nav,
+    blocking,
+    document_api,
+    path_parameter,
+    query_parameter,
+)
 from bot.web.uploads import json_error
 from detectors import Verdict
 
@@ -346,14 +354,14 @@ def setup(app: web.Application) -> None:
 
 def _document(app: web.Application) -> None:
     filters = [
-        _query("room", "room id of an enrolled group"),
-        _query("verdict", "one of " + ", ".join(VERDICTS)),
-        _query("status", "one of " + ", ".join(STATUSES)),
-        _query("since", "first day, YYYY-MM-DD (server's local time)"),
-        _query("until", "last day, YYYY-MM-DD"),
-        _query("page", f"page number from 1, {PAGE_SIZE} per page", "integer"),
+        query_parameter("room", "room id of an enrolled group"),
+        query_parameter("verdict", "one of " + ", ".join(VERDICTS)),
+        query_parameter("status", "one of " + ", ".join(STATUSES)),
+        query_parameter("since", "first day, YYYY-MM-DD (server's local time)"),
+        query_parameter("until", "last day, YYYY-MM-DD"),
+        query_parameter("page", f"page number from 1, {PAGE_SIZE} per page", "integer"),
     ]
-    incident_id = {"name": "incident_id", "in": "path", "required": True, "schema": _string()}
+    incident_id = path_parameter("incident_id")
     document_api(
         app,
         "/api/incidents",
@@ -381,7 +389,7 @@ def _document(app: web.Application) -> None:
         "post",
         {
             "summary": "Decide on an incident (officer): open, confirmed, false_positive, resolved",
-            "security": [{"session": [], "csrf": []}],
+            "security": CHANGES_STATE,
             "parameters": [incident_id],
             "requestBody": {
                 "required": True,
@@ -401,14 +409,6 @@ def _document(app: web.Application) -> None:
             "responses": {"200": {"description": "the incident after the change"}},
         },
     )
-
-
-def _query(name: str, description: str, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}
-
-
-def _string() -> dict[str, str]:
-    return {"type": "string"}
 
 
 def _bad_input() -> dict[str, str]:

@@ -18,7 +18,15 @@ from bot import keys
 from bot.registry import RegisteredDocument, Registry, RegistryError, check_doc_id
 from bot.web.auth import audit, requires
 from bot.web.evidence import ARTIST, THUMBNAIL_SIZE, PageArtist, png
-from bot.web.state import CONSOLE, add_nav, blocking, console, document_api
+from bot.web.state import (
+    CHANGES_STATE,
+    CONSOLE,
+    add_nav,
+    blocking,
+    console,
+    document_api,
+    path_parameter,
+)
 from bot.web.uploads import DOCUMENT_KINDS, Upload, UploadError, json_error, read_upload
 from bot.web.users import Role
 
@@ -185,7 +193,7 @@ def setup(app: web.Application) -> None:
         "post",
         {
             "summary": "Register a document (PDF, image, Office, WPS, OFD) by upload",
-            "security": [{"session": [], "csrf": []}],
+            "security": CHANGES_STATE,
             "requestBody": {
                 "required": True,
                 "content": {
@@ -216,10 +224,8 @@ def setup(app: web.Application) -> None:
         "delete",
         {
             "summary": "Remove a registered document (admin)",
-            "security": [{"session": [], "csrf": []}],
-            "parameters": [
-                {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
+            "security": CHANGES_STATE,
+            "parameters": [path_parameter("doc_id")],
             "responses": {"200": {"description": "removed"}, "404": {"description": "unknown"}},
         },
     )

@@ -9,6 +9,7 @@ Only `leaksentry run` without a puppet-service token has it: it needs the connec
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -29,7 +30,7 @@ from bot.groups import Groups
 from bot.settings import BotSettings
 from bot.web.auth import audit
 from bot.web.incidents import GROUPS
-from bot.web.state import PageSetup, add_nav, blocking, document_api
+from bot.web.state import CHANGES_STATE, PageSetup, add_nav, blocking, document_api
 from bot.web.uploads import (
     SCANNABLE_KINDS,
     UploadError,
@@ -101,18 +102,20 @@ async def sandbox_page(request: web.Request) -> web.Response:
 
 
 async def post_in_group(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    try:
-        await _post(request, form)
-    except UploadError as exc:
-        return await _render(request, error=str(exc), status=400)
-    raise web.HTTPSeeOther("/sandbox")
+    return await _submit(request, _post)
 
 
 async def write_to_bot(request: web.Request) -> web.StreamResponse:
+    return await _submit(request, _direct)
+
+
+async def _submit(
+    request: web.Request, action: Callable[[web.Request, Any], Awaitable[None]]
+) -> web.StreamResponse:
+    """The page's forms: act on the form, then back to the page, or the page with the reason."""
     form = await request.post()
     try:
-        await _direct(request, form)
+        await action(request, form)
     except UploadError as exc:
         return await _render(request, error=str(exc), status=400)
     raise web.HTTPSeeOther("/sandbox")
@@ -206,7 +209,7 @@ def sandbox_pages(connector: SandboxConnector) -> PageSetup:
             "post",
             {
                 "summary": "Post in the demo group as one of its people: text and/or a file",
-                "security": [{"session": [], "csrf": []}],
+                "security": CHANGES_STATE,
                 "requestBody": {
                     "content": {
                         "multipart/form-data": {

@@ -71,3 +71,17 @@ def add_nav(app: web.Application, label: str, path: str, role: Role = Role.OFFIC
 def document_api(app: web.Application, path: str, method: str, operation: dict[str, Any]) -> None:
     """An operation in the OpenAPI document served at /api/openapi.json."""
     app[OPENAPI_PATHS].setdefault(path, {})[method.lower()] = operation
+
+
+CHANGES_STATE: list[dict[str, list[str]]] = [{"session": [], "csrf": []}]
+"""The OpenAPI `security` of an operation that changes state: a session and its CSRF token."""
+
+
+def path_parameter(name: str) -> dict[str, Any]:
+    """An OpenAPI string parameter taken from the path (`/api/things/{name}`)."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def query_parameter(name: str, description: str, kind: str = "string") -> dict[str, Any]:
+    """An optional OpenAPI parameter from the query string."""
+    return {"name": name, "in": "query", "schema": {"type": kind}, "description": description}

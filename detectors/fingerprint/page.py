@@ -21,10 +21,7 @@ def fingerprint_page(page: Page, settings: FingerprintSettings) -> PageFingerpri
     """The page's fingerprint; None when it has neither enough text nor an image."""
     lines = content_lines(page.lines, settings)
     text_length = sum(len(line.text) for line in lines)
-    # Too little text to tell documents apart, except a 发文字号: it names one document.
-    numbered = [line for line in lines if line.extra_marks]
-    enough = text_length >= settings.text.min_chars
-    selected = marks(lines if enough else numbered, settings.text)
+    selected = marks(lines, settings.text) if text_length >= settings.text.min_chars else []
     text_marks = tuple(sorted({m.value for m in selected}))
     hashes: dict[str, int] = {}
     if page.image is not None and _text_chars(page) < settings.image.max_text_chars:

@@ -6,6 +6,10 @@
   stands elsewhere on its page or is too little of the query.
 - text (either page has no layout: a DOCX, a re-typed text): the share of the query's marks
   found in the reference, scaled so that `verify.text_only_threshold` meets `threshold`.
+- distinctive (a registry large enough for mark frequencies to mean something): many of the
+  query's marks that stand on this registered page and on no other one, in place, are a copy
+  even when OCR noise keeps the share low (a dense table, a small print); a sibling shares
+  formulas, which stand on many pages, not the original's own words.
 - image (a page with too little text to judge): region hashes within `image_max_hamming`;
   "page" and "body" must both agree, so a shared header band alone never matches.
 """
@@ -27,22 +31,27 @@ def verify(
     reference: PageFingerprint,
     settings: FingerprintSettings,
     frequency: Mapping[int, int] | None = None,
+    population: int = 0,
 ) -> PageMatch | None:
     """The match of `query` against `reference`, or None when it scores below the threshold.
 
     `frequency`: for the query's text marks, on how many registered pages each stands (a
     registry has that from its index). A mark counts 1/frequency (1 when on no page), so
     that boilerplate many documents share (为深入贯彻落实党中央…) weighs little on either
-    side of the score. Without it every mark counts 1.
+    side of the score. Without it every mark counts 1. `population`: the registered pages
+    those frequencies are counted in; below `verify.distinctive.min_population` a mark on one
+    page says nothing about its rarity, and the distinctive rule is off.
     Fingerprints of different versions never match (stored ones are decoded with a check).
     """
     if query.version != reference.version:
         return None
-    weights = {m: 1.0 / max(1, (frequency or {}).get(m, 1)) for m in query.text_marks}
+    counts = frequency or {}
+    weights = {m: 1.0 / max(1, counts.get(m, 1)) for m in query.text_marks}
+    rare = _rare_marks(query, counts, settings, population)
     found = [
         m
         for m in (
-            _text_match(query, reference, settings, weights),
+            _text_match(query, reference, settings, weights, rare),
             _image_match(query, reference, settings),
         )
         if m is not None and m.score >= settings.verify.threshold
@@ -50,24 +59,51 @@ def verify(
     return max(found, key=lambda m: m.score, default=None)
 
 
+def lowest_share(settings: FingerprintSettings, population: int) -> float:
+    """The least weighted share of a query's marks a registered page must hold to be worth
+    verifying (the registry's candidate filter)."""
+    rule = settings.verify.distinctive
+    if population >= rule.min_population:
+        return min(settings.verify.threshold, rule.min_share)
+    return settings.verify.threshold
+
+
+def _rare_marks(
+    query: PageFingerprint,
+    counts: Mapping[int, int],
+    settings: FingerprintSettings,
+    population: int,
+) -> frozenset[int]:
+    """The query's marks that stand on exactly one registered page (empty when the registry
+    is too small for that to mean rare)."""
+    if population < settings.verify.distinctive.min_population:
+        return frozenset()
+    return frozenset(m for m in query.text_marks if counts.get(m, 0) == 1)
+
+
 def _text_match(
     query: PageFingerprint,
     reference: PageFingerprint,
     settings: FingerprintSettings,
     weights: dict[int, float],
+    rare: frozenset[int],
 ) -> PageMatch | None:
     if len(query.text_marks) < settings.verify.min_query_marks or not reference.text_marks:
         return None
     query_layout = unpack(query.layout, query.text_marks)
     reference_layout = unpack(reference.layout, reference.text_marks)
     if query_layout is None or reference_layout is None:
-        shared = set(query.text_marks).intersection(reference.text_marks)
-        return _score(shared, weights, settings, ("text",), text_only=True)
-    if query_layout.linear or reference_layout.linear:
-        chained = chained_marks(query_layout, reference_layout)
-        return _score(chained, weights, settings, ("text", "order"), text_only=True)
-    agreeing = agreeing_marks(query_layout, reference_layout, settings.layout)
-    return _score(agreeing, weights, settings, ("text", "layout"), text_only=False)
+        matched = set(query.text_marks).intersection(reference.text_marks)
+        methods: tuple[str, ...] = ("text",)
+        text_only = True
+    elif query_layout.linear or reference_layout.linear:
+        matched = chained_marks(query_layout, reference_layout)
+        methods, text_only = ("text", "order"), True
+    else:
+        matched = agreeing_marks(query_layout, reference_layout, settings.layout)
+        methods, text_only = ("text", "layout"), False
+    match = _score(matched, weights, settings, methods, text_only=text_only)
+    return _distinctive(match, matched, weights, rare, settings)
 
 
 def _score(
@@ -81,12 +117,30 @@ def _score(
     """The weighted share of the query's marks matched. Without places to compare
     (`text_only`), more must be found: `text_only_threshold` of it scores `threshold`."""
     rules = settings.verify
-    if len(matched) < rules.min_matched_marks:
+    weight = sum(weights[m] for m in matched)
+    if len(matched) < rules.min_matched_marks or weight < rules.min_matched_weight:
         return PageMatch(0.0, methods)
-    share = sum(weights[m] for m in matched) / sum(weights.values())
+    share = weight / sum(weights.values())
     if text_only:
         share *= rules.threshold / rules.text_only_threshold
     return PageMatch(round(min(1.0, share), 4), methods)
+
+
+def _distinctive(
+    match: PageMatch,
+    matched: set[int],
+    weights: dict[int, float],
+    rare: frozenset[int],
+    settings: FingerprintSettings,
+) -> PageMatch:
+    """`match`, or a match at the threshold when enough of the page's own marks agree."""
+    rule = settings.verify.distinctive
+    if match.score >= settings.verify.threshold or len(matched & rare) < rule.min_marks:
+        return match
+    share = sum(weights[m] for m in matched) / sum(weights.values())
+    if share < rule.min_share:
+        return match
+    return PageMatch(settings.verify.threshold, (*match.methods, "distinctive"))
 
 
 def _image_match(
