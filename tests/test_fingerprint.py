@@ -296,3 +296,27 @@ def test_real_photo_matches_its_page_and_not_a_sibling(config: ScanConfig) -> No
     match = verify(photo, registered, config.fingerprint)
     assert match is not None and "layout" in match.methods
     assert verify(photo, registered_sibling, config.fingerprint) is None
+
+
+def test_distinctive_marks_carry_a_noisy_copy_only_in_a_large_registry(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A copy whose OCR garbled most lines (a dense table, small print) keeps too small a share
+    of the original's marks; enough marks that stand on this registered page alone still make
+    it a copy, but only where the registry is large enough for "on one page" to mean rare."""
+    rows = _document(15, TITLE_A, BODY_A)
+    noisy = [(_garbled(t) if i % 3 else t, box) for i, (t, box) in enumerate(rows)]
+    query = fingerprint_page(_page(noisy), settings)
+    assert query is not None
+    assert verify(query, original, settings) is None  # too little of it is the original's
+    on_this_page_only = {m: 1 for m in original.text_marks}
+    rule = settings.verify.distinctive
+    match = verify(query, original, settings, on_this_page_only, rule.min_population)
+    assert match is not None and "distinctive" in match.methods
+    small = rule.min_population - 1
+    assert verify(query, original, settings, on_this_page_only, small) is None
+
+
+def _garbled(text: str) -> str:
+    """Every other character replaced, as OCR does with small print."""
+    return "".join("口" if i % 2 else c for i, c in enumerate(text))
