@@ -19,7 +19,7 @@ from bot.redis_server import connect, stop_embedded
 from bot.web.users import Role, UserStore
 from tests.corpus import files as fl
 from tests.corpus import positive
-from tests.corpus.registry import document_pages
+from tests.corpus.registry import document_pages, member_document
 from tests.test_web_browser import CHROMIUM, PASSWORD, _free_port, _wait_until_up
 from tests.test_web_browser_flows import (
     SEED,
@@ -68,7 +68,7 @@ def main() -> None:
                 sign_in(page, url, USER)
                 register_document(page, url, pdf)
                 other = fl.pdf_text(document_pages(SEED, 3, 0))
-                register_document(page, url, other, "2024年度安全生产检查工作方案")
+                register_document(page, url, other, member_document(SEED, 3, 0).title)
                 shoot(page, "registry")
                 incident_id = post_photo_in_sandbox(page, url, photo)
                 post_marked_photo(page, 7)

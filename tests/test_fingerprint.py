@@ -4,6 +4,7 @@ same-template siblings refused, and a compact, versioned encoding."""
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -237,7 +238,9 @@ def test_settings_are_validated(tmp_path: Path) -> None:
     shutil.copytree(DEFAULT_CONFIG_DIR, folder)
     path = folder / "fingerprint.yaml"
     original = path.read_text()
-    path.write_text(original.replace("threshold: 0.55", "threshold: 1.5"))
+    out_of_range = re.sub(r"(?m)^(  threshold:) [0-9.]+", r"\1 1.5", original, count=1)
+    assert out_of_range != original
+    path.write_text(out_of_range)
     with pytest.raises(ConfigError, match=r"fingerprint\.yaml: verify\.threshold"):
         load_config(folder)
     path.write_text(original.replace('"〇": "0"', '"〇": "00"'))
@@ -315,6 +318,27 @@ def test_distinctive_marks_carry_a_noisy_copy_only_in_a_large_registry(
     assert match is not None and "distinctive" in match.methods
     small = rule.min_population - 1
     assert verify(query, original, settings, on_this_page_only, small) is None
+
+
+def test_one_quoted_sentence_does_not_make_a_sibling_a_copy(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A sibling whose text is stock sentences of many registered documents, plus one sentence,
+    in its place, that only the original has: weighted by rarity, that sentence is most of the
+    sibling's weight, but it is a tenth of its page."""
+    body = [*BODY_B[:3], BODY_A[3], *BODY_B[4:]]
+    sibling = fingerprint_page(_page(_document(16, TITLE_B, body)), settings)
+    assert sibling is not None
+    quoted = set(sibling.text_marks) & set(original.text_marks)
+    frequency = {m: 1 if m in quoted else 20 for m in sibling.text_marks}
+    population = settings.verify.distinctive.min_population
+    assert len(quoted) >= settings.verify.distinctive.min_marks  # rare marks, in place
+    assert len(quoted) < settings.verify.min_plain_share * len(sibling.text_marks)
+    assert verify(sibling, original, settings, frequency, population) is None
+    no_floor = settings.model_copy(
+        update={"verify": settings.verify.model_copy(update={"min_plain_share": 0.0})}
+    )
+    assert verify(sibling, original, no_floor, frequency, population) is not None
 
 
 def _garbled(text: str) -> str:

@@ -18,6 +18,7 @@ from detectors import ScanConfig, Scanner, Verdict
 from detectors.fingerprint import PageFingerprint
 from detectors.fingerprint.codec import decode
 from detectors.fingerprint.page import fingerprint_page
+from detectors.fingerprint.verify import mark_weights
 from detectors.registry import KNOWN_DOCUMENT
 from tests.corpus import files as fl
 from tests.corpus.registry import document_pages, shoot
@@ -338,9 +339,9 @@ def test_common_marks_are_left_out_of_the_vote() -> None:
     assert index.candidates(q, common, frequency, **rules, max_candidates=20) == [page_id]  # type: ignore[arg-type]
 
 
-def _frequency(q: index.Query, fetched: list[bytes | int], fp: PageFingerprint) -> list[int]:
+def _frequency(q: index.Query, fetched: list[bytes | int], fp: PageFingerprint) -> list[float]:
     found = index.mark_frequency(q, fetched, fp.text_marks)
-    return [found[m] for m in fp.text_marks]
+    return list(mark_weights(fp.text_marks, found).values())
 
 
 # --- concurrency ----------------------------------------------------------------------------
@@ -351,7 +352,8 @@ def _register_many(url: str, worker: int, config: ScanConfig) -> None:
     for round_ in range(12):
         # Every worker writes its own documents and rewrites two shared ids with its content.
         registry.store([synthetic(f"w{worker}-{round_}", 1000 * worker + round_)])
-        registry.store([synthetic(f"shared-{round_ % 2}", 100 * worker + round_)])
+        # Seeds apart from the own documents' (1000 * worker + round_): no accidental twin.
+        registry.store([synthetic(f"shared-{round_ % 2}", 100_000 + 100 * worker + round_)])
         if round_ % 4 == 3:
             registry.remove(f"w{worker}-{round_ - 1}")
     data, _ = official(1 + worker % 2, 0)

@@ -24,13 +24,14 @@ from bot.paths import DATA_DIR_ENV
 from bot.redis_server import connect, stop_embedded
 from bot.web.users import Role, UserStore
 from tests.corpus import files as fl
-from tests.corpus.registry import document_pages, shoot
+from tests.corpus.registry import document_pages, member_document, shoot
 from tests.test_web_browser import PASSWORD, _free_port, _wait_until_up
 from tests.test_web_browser import browser as browser
 
 SEED = 2026
 ADMIN = "alice"
-DOC_TITLE = "关于加强涉密文件管理工作的通知"
+DOC_TITLE = member_document(SEED, 0, 0).title
+"""The registered title is the document's own: the incident page shows it next to the photo."""
 SCAN_TIMEOUT_MS = 180_000  # a worker's first scan loads the OCR models on a shared 2-core box
 INCIDENT_ID = re.compile(r"事件编号 ([A-Z2-9]{6})")
 

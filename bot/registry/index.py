@@ -236,7 +236,8 @@ def mark_frequency(
     q: Query, fetched: Sequence[bytes | int], marks: Sequence[int]
 ) -> dict[int, int]:
     """On how many registered pages each query mark stands (for `verify`'s weights): the
-    records in its bucket that carry its tag; a bucket too long to fetch counts its length."""
+    records in its bucket that carry its tag (0: on none); a bucket too long to fetch counts
+    its length."""
     frequency: dict[int, int] = {}
     for mark, tag, blob in zip(marks, q.text_tags, fetched[: len(q.text_keys)], strict=True):
         if isinstance(blob, int):
@@ -244,14 +245,14 @@ def mark_frequency(
             continue
         records = np.frombuffer(blob, dtype=TEXT_RECORD)
         owners = records[(records >> np.uint32(PAGE_ID_BITS)) == tag] & np.uint32(MAX_PAGE_ID)
-        frequency[mark] = max(1, len(np.unique(owners)))
+        frequency[mark] = len(np.unique(owners))
     return frequency
 
 
 def candidates(
     q: Query,
     fetched: Sequence[bytes | int],
-    frequency: Sequence[int],
+    weights: Sequence[float],
     *,
     min_shared_marks: int,
     min_shared_share: float,
@@ -261,20 +262,20 @@ def candidates(
     """Page ids worth verifying, best first.
 
     A text candidate shares at least `min_shared_marks` of the query's marks, and at least
-    `min_shared_share` of their weight (a mark on f registered pages weighs 1/f, as in
-    `verify`), counting the marks in buckets too long to fetch as shared: verification scores
-    a text match by the weighted share of the query's marks it finds in place, so a page that
-    shares less cannot pass. An image candidate has a region hash within `max_hamming` bits.
-    Ranked by the weighted share of the query's marks plus the share of its hashes they match.
+    `min_shared_share` of their weight (`weights`: what `verify` counts each query mark for),
+    counting marks in buckets too long to fetch as shared: verification scores a text match by
+    the weighted share of the query's marks it finds in place, so a page that shares less cannot
+    pass. An image candidate has a region hash within `max_hamming` bits. Ranked by the weighted
+    share of the query's marks plus the share of its hashes they match.
     """
     text_fetched = fetched[: len(q.text_keys)]
-    weights = 1.0 / np.maximum(1, np.asarray(frequency, dtype=np.float64))
+    weight_of = np.asarray(weights, dtype=np.float64)
     skipped = np.array([isinstance(blob, int) for blob in text_fetched], dtype=bool)
     blobs = [b"" if isinstance(blob, int) else blob for blob in fetched]
     text_blobs, image_blobs = blobs[: len(q.text_keys)], blobs[len(q.text_keys) :]
-    total = float(weights.sum()) or 1.0
-    least_weight = min_shared_share * total - float(weights[skipped].sum())
-    pages, votes, weight = _text_votes(q.text_tags, text_blobs, weights)
+    total = float(weight_of.sum()) or 1.0
+    least_weight = min_shared_share * total - float(weight_of[skipped].sum())
+    pages, votes, weight = _text_votes(q.text_tags, text_blobs, weight_of)
     chosen = (votes >= min_shared_marks) & (weight >= least_weight - 1e-9)
     text_pages, text_score = pages[chosen], weight[chosen] / total
     pages, image_votes = _image_votes(q.image_hashes, image_blobs, max_hamming)

@@ -40,7 +40,7 @@ from detectors.fingerprint import KnownMatch, PageFingerprint
 from detectors.fingerprint.codec import decode, encode
 from detectors.fingerprint.model import FINGERPRINT_VERSION
 from detectors.fingerprint.page import fingerprint_page, registration_config
-from detectors.fingerprint.verify import lowest_share, verify
+from detectors.fingerprint.verify import lowest_share, mark_weights, verify
 
 log = logging.getLogger(__name__)
 
@@ -482,7 +482,7 @@ class Registry:
         page_ids = index.candidates(
             q,
             blobs,
-            [frequency[m] for m in fingerprint.text_marks],
+            list(mark_weights(fingerprint.text_marks, frequency).values()),
             min_shared_marks=settings.index.min_shared_marks,
             min_shared_share=lowest_share(settings, population),
             max_hamming=settings.index.max_hamming,

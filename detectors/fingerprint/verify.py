@@ -12,11 +12,15 @@
   formulas, which stand on many pages, not the original's own words.
 - image (a page with too little text to judge): region hashes within `image_max_hamming`;
   "page" and "body" must both agree, so a shared header band alone never matches.
+
+Weighting makes rare marks heavy, so every text match must also hold
+`verify.min_plain_share` of the query's marks counted once: a sibling that quotes one
+sentence only the original has is not carried by that sentence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from detectors.config import FingerprintSettings
 from detectors.fingerprint.image import hamming
@@ -46,7 +50,7 @@ def verify(
     if query.version != reference.version:
         return None
     counts = frequency or {}
-    weights = {m: 1.0 / max(1, counts.get(m, 1)) for m in query.text_marks}
+    weights = mark_weights(query.text_marks, counts if frequency is not None else None)
     rare = _rare_marks(query, counts, settings, population)
     found = [
         m
@@ -57,6 +61,17 @@ def verify(
         if m is not None and m.score >= settings.verify.threshold
     ]
     return max(found, key=lambda m: m.score, default=None)
+
+
+def mark_weights(marks: Sequence[int], frequency: Mapping[int, int] | None) -> dict[int, float]:
+    """What each query mark counts: 1/f for a mark on f registered pages. A mark on none (OCR
+    noise, or text no registered page has) tells nothing about any of them: it counts as the
+    query's average known mark, so that noise does not outweigh a copy's common words."""
+    if frequency is None:
+        return dict.fromkeys(marks, 1.0)
+    known = [1.0 / frequency[m] for m in marks if frequency.get(m, 0) > 0]
+    unknown = sum(known) / len(known) if known else 1.0
+    return {m: 1.0 / frequency[m] if frequency.get(m, 0) > 0 else unknown for m in marks}
 
 
 def lowest_share(settings: FingerprintSettings, population: int) -> float:
@@ -102,6 +117,8 @@ def _text_match(
     else:
         matched = agreeing_marks(query_layout, reference_layout, settings.layout)
         methods, text_only = ("text", "layout"), False
+    if len(matched) < settings.verify.min_plain_share * len(weights):
+        return None  # however rare the agreeing marks, they are little of the query
     match = _score(matched, weights, settings, methods, text_only=text_only)
     return _distinctive(match, matched, weights, rare, settings)
 
