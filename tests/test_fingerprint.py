@@ -130,6 +130,68 @@ def test_template_lines_make_no_marks(settings: FingerprintSettings) -> None:
         [*HEADER, "各市（州）人民政府，省政府各厅委、各直属机构：", "吉林省人民政府办公厅", "— 2 —"]
     )
     assert fingerprint_page(_page(template), settings) is None
+    # OCR drops the addressee's closing colon: still the organ's addressees, not content.
+    assert (
+        fingerprint_page(
+            _page(_lines(["各市（州）委，省委各部委，省直各单位党组（党委）"])), settings
+        )
+        is None
+    )
+    # A line of body text that starts with 各 is content.
+    assert fingerprint_page(_page(_lines([BODY_A[3]])), settings) is not None
+
+
+def test_telegram_fields_read_as_one_line_or_two_give_the_same_marks(
+    settings: FingerprintSettings,
+) -> None:
+    """A text layer has 签批盘号：吉公发电〔2025〕16号 on one line; OCR of a photo often
+    splits label and value. Labels and signers are template; the number is the document's."""
+    body = BODY_A[1:4]
+    joined = ["签发：王志强", "签批盘号：吉公发电〔2025〕16号", *body]
+    split = ["签发", "签批盘号", "吉公发电【2025）16号", *body]
+    one, two = (fingerprint_page(_page(_lines(rows)), settings) for rows in (joined, split))
+    assert one is not None and two is not None
+    assert one.text_marks == two.text_marks
+    assert one.doc_number == two.doc_number != 0
+
+
+def test_a_photo_of_the_header_alone_matches_by_its_document_number(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """The first photo in the leak cases is the header: marking, organ mark and 发文字号, no
+    title yet. The number (agency, year and serial) names one document; a sibling's number
+    differs by its serial."""
+    header = fingerprint_page(_page(_document(15, TITLE_A, BODY_A)[:3]), settings)
+    assert header is not None and len(header.text_marks) < settings.verify.min_query_marks
+    match = verify(header, original, settings)
+    assert match is not None and match.methods == ("doc_number",)
+    sibling_header = fingerprint_page(_page(_document(16, TITLE_B, BODY_B)[:3]), settings)
+    assert sibling_header is not None and verify(sibling_header, original, settings) is None
+    # The original's number over another document's text: a misread number, no copy.
+    misread = fingerprint_page(_page(_document(15, TITLE_B, BODY_B)), settings)
+    assert misread is not None and misread.doc_number == original.doc_number
+    assert verify(misread, original, settings) is None
+
+
+def test_a_page_that_does_not_lie_flat_still_lines_up(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A lifted corner bends the lines: their boxes grow taller than the glyphs, and lower
+    lines drift by a line or two. A sibling photographed the same way still does not match."""
+
+    def bent(rows: list[tuple[str, tuple[int, int, int, int]]]) -> list:
+        out = []
+        for text, (x0, y0, x1, y1) in rows:
+            drift = [140 * ((x - LEFT) / WIDTH) ** 2 * (y0 - 200) / 700 for x in (x0, x1)]
+            out.append((text, (x0, round(y0 + min(drift)), x1, round(y1 + max(drift)))))
+        return out
+
+    copy = fingerprint_page(_page(bent(_document(15, TITLE_A, BODY_A))), settings)
+    sibling = fingerprint_page(_page(bent(_document(16, TITLE_B, BODY_B))), settings)
+    assert copy is not None and sibling is not None
+    match = verify(copy, original, settings)
+    assert match is not None and "layout" in match.methods
+    assert verify(sibling, original, settings) is None
 
 
 def test_ocr_errors_keep_most_marks(
@@ -222,6 +284,7 @@ def test_codec_round_trip_and_size(
     settings: FingerprintSettings, original: PageFingerprint
 ) -> None:
     fp = replace(original, image_hashes={"page": 2**64 - 1, "body": 12345})
+    assert fp.doc_number != 0
     data = encode(fp)
     assert decode(data) == fp
     assert len(data) <= 1536

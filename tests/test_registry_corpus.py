@@ -88,7 +88,8 @@ def test_manifest_roles_and_expected_ids(corpus: Corpus) -> None:
         assert capture.page <= originals[capture.doc_id].facts["registered_pages"]
     per_original = {d: {c.kind for c in captures if c.doc_id == d} for d in originals}
     for kinds in per_original.values():
-        assert {"photo", "photo_header", "photo_bottom", "masked", "photo_screen"} <= kinds
+        assert {"photo", "photo_folded", "photo_header", "photo_bottom", "masked"} <= kinds
+        assert "photo_screen" in kinds
         assert "printed_scale" in kinds
     others = [i for i in items if i.role in ("sibling", "negative")]
     assert others and all(i.doc_id is None and i.page is None for i in others)
@@ -136,7 +137,7 @@ def test_captures_match_their_original_and_look_alikes_do_not(
         for i in items
         if i.role == "capture"
         and i.page == 1
-        and i.kind in ("photo_header", "photo_bottom", "masked")
+        and i.kind in ("photo_header", "photo_bottom", "masked", "photo_folded")
     ]
     look_alikes = [
         i
@@ -169,7 +170,7 @@ def test_captures_match_their_original_and_look_alikes_do_not(
         ]
     finally:
         stop_embedded(redis_dir)
-    assert len(captures) == 12 and len(look_alikes) >= 5
+    assert len(captures) == 16 and len(look_alikes) >= 5
     assert {"captures not recognised": wrong, "look-alikes that matched": matched} == {
         "captures not recognised": [],
         "look-alikes that matched": [],

@@ -24,6 +24,7 @@ from detectors.ocr.base import OcrEngine
 from detectors.vision.capture import estimate_skew, find_page, prepare_capture, rotate_small
 from detectors.vision.color import red_mask, white_balance
 from detectors.vision.geometry import order_corners, rotate_quarter
+from tests.corpus.capture import fold
 
 PHOTO = (1800, 2400)
 
@@ -74,6 +75,22 @@ def test_photo_sideways_in_warm_light_is_straightened_turned_and_read(
     assert max(h, w) == config.scan.vision.page_max_side and h > w
     texts = ["".join(line.text.split()) for line in engine.read(capture.image)]
     assert ORGAN in texts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_panel_of_a_folded_page_is_not_taken_for_the_page(
+    config: ScanConfig, page: np.ndarray, seed: int
+) -> None:
+    """A crease is a long straight edge across the page: the panel it cuts off is
+    quadrilateral and bright, but paper lies on both sides of it. Whole on the desk, the page
+    is found whole; running off the frame, the photo is kept whole, never cut to a panel."""
+    rgba = fold(page, np.random.default_rng(seed))
+    paper = np.where(rgba[..., 3:] > 0, rgba[..., :3], 255).astype(np.uint8)
+    photo, corners = photograph(paper, PHOTO, seed=seed)
+    quad = find_page(photo, config.scan.vision)
+    assert quad is not None and cv2.contourArea(quad) > 0.75 * cv2.contourArea(corners)
+    photo, _ = photograph(paper, PHOTO, seed=seed, fill=1.0, offset=(0.0, 0.2))
+    assert find_page(photo, config.scan.vision) is None
 
 
 def test_screenshot_passes_through_untouched(config: ScanConfig, engine: OcrEngine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 """Bumped whenever the way fingerprints are computed changes: stored ones must be recomputed."""
 
 
@@ -21,6 +21,8 @@ class PageFingerprint:
     """Region name ("page", "body", "top", "bottom", ...) -> 64-bit perceptual hash."""
     layout: bytes = b""
     """Opaque verification data (line layout, keypoints), compared by `verify`."""
+    doc_number: int = 0
+    """The page's 发文字号 as a 32-bit hash (`text.doc_number_id`); 0 when it shows none."""
     version: int = FINGERPRINT_VERSION
 
 

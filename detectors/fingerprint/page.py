@@ -21,7 +21,10 @@ def fingerprint_page(page: Page, settings: FingerprintSettings) -> PageFingerpri
     """The page's fingerprint; None when it has neither enough text nor an image."""
     lines = content_lines(page.lines, settings)
     text_length = sum(len(line.text) for line in lines)
-    selected = marks(lines, settings.text) if text_length >= settings.text.min_chars else []
+    # A photo of the header alone may show no content but the 发文字号, which names the document.
+    doc_number = next((line.doc_number for line in lines if line.doc_number), 0)
+    enough = text_length >= settings.text.min_chars or doc_number
+    selected = marks(lines, settings.text) if enough else []
     text_marks = tuple(sorted({m.value for m in selected}))
     hashes: dict[str, int] = {}
     if page.image is not None and _text_chars(page) < settings.image.max_text_chars:
@@ -33,6 +36,7 @@ def fingerprint_page(page: Page, settings: FingerprintSettings) -> PageFingerpri
         text_length=text_length if text_marks else 0,
         image_hashes=hashes,
         layout=_layout(page, lines, selected, text_marks),
+        doc_number=doc_number,
     )
 
 

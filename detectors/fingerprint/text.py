@@ -28,9 +28,15 @@ _PAGE_NUMBER = re.compile(r"^(?:一?\d{1,3}一?|第\d{1,3}页(?:共\d{1,3}页)?)
 """— 3 — (dashes read as 一 or dropped as punctuation), 第3页共5页."""
 _HEADER_FIELDS = ("份号", "密级", "紧急程度", "保密期限")
 _NARROW_WIDTH = 0.55
+"""Width of a Latin letter, digit or punctuation mark relative to a CJK glyph."""
+_BOX_HEIGHT_PER_PITCH = 1.2
+"""A flat line's box is about this many glyph widths high (text layers 1.15-1.2, OCR boxes a
+little more)."""
+_LIST_SEPARATORS = re.compile("[,、;]")
+_ADDRESSEE_NAME_CHARS = 12
+"""An addressee (各市（州）委, 省直各单位党组（党委）) is short; a clause of body text is longer."""
 _VERTICAL_CHARS = 2
 _VERTICAL_MIN_RUN = 3
-"""Width of a Latin letter, digit or punctuation mark relative to a CJK glyph."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,9 @@ class ContentLine:
     TXT) (offset in the page's content, 0): reading order is all there is."""
     height: float | None
     """Line height in pixels; None for a line without a box."""
-    extra_marks: tuple[int, ...] = ()
-    """Marks the line carries besides its shingles (a document number's)."""
+    doc_number: int = 0
+    """The line's 发文字号 (`doc_number_id`), 0 when it is not one: it carries
+    `doc_number_marks` besides its shingles."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class _Template:
     colophon: re.Pattern[str] | None
     doc_number: re.Pattern[str] | None
     issuer: re.Pattern[str] | None
+    field_label: re.Pattern[str] | None
     boilerplate: frozenset[str]
 
 
@@ -80,6 +88,8 @@ def content_lines(lines: list[TextLine], settings: FingerprintSettings) -> list[
     offset = 0
     for line in _vertical_runs_joined(lines):
         raw = template.issuer.split(line.text)[0] if template.issuer else line.text
+        if template.field_label is not None:
+            raw = template.field_label.sub("", raw.strip(), count=1)
         kept = _normalised_with_source(raw, settings.text)
         text = "".join(c for c, _ in kept)
         if not text or _is_template(raw, text, template, settings.text):
@@ -87,19 +97,21 @@ def content_lines(lines: list[TextLine], settings: FingerprintSettings) -> list[
         number = template.doc_number.match(text) if template.doc_number else None
         if number is not None and not number.group("no"):
             continue  # 吉政发〔2024〕 without its serial (OCR split the line): template
-        extra = _doc_number_marks(number, settings.text) if number is not None else ()
+        doc_number = doc_number_id(number) if number is not None else 0
         if number is not None:
             text = number.group("no") + "号"  # agency and year are the template's
             kept = kept[number.start("no") :]
         if line.bbox is None:
             centres = tuple((float(offset + i), 0.0) for i in range(len(text)))
-            out.append(ContentLine(text, centres, None, extra))
+            out.append(ContentLine(text, centres, None, doc_number))
             offset += len(text)
             continue
         x0, y0, x1, y1 = line.bbox
-        xs = _char_centres(raw, x0, x1)
+        xs, pitch = _char_centres(raw, x0, x1)
         y = (y0 + y1) / 2
-        out.append(ContentLine(text, tuple((xs[i], y) for _, i in kept), float(y1 - y0), extra))
+        # A box far higher than its glyphs are wide holds a slanted or bent line.
+        height = min(float(y1 - y0), _BOX_HEIGHT_PER_PITCH * pitch)
+        out.append(ContentLine(text, tuple((xs[i], y) for _, i in kept), height, doc_number))
     return out
 
 
@@ -150,17 +162,23 @@ def marks(lines: list[ContentLine], settings: TextFingerprintSettings) -> list[M
                 end = min(len(text), start + k) - 1
                 (ax, ay), (bx, by) = centres[start], centres[end]
                 out.append(Mark(value, ((ax + bx) / 2, (ay + by) / 2)))
-        if line.extra_marks:
+        if line.doc_number:
             (ax, ay), (bx, by) = centres[0], centres[-1]
-            out += [Mark(v, ((ax + bx) / 2, (ay + by) / 2)) for v in line.extra_marks]
+            centre = ((ax + bx) / 2, (ay + by) / 2)
+            out += [Mark(v, centre) for v in doc_number_marks(line.doc_number, settings)]
     return out
 
 
-def _doc_number_marks(number: re.Match[str], settings: TextFingerprintSettings) -> tuple[int, ...]:
-    """A 发文字号 names one document: it is worth `doc_number_weight` marks, all or none. Its
-    agency code and year alone are shared by the organ's documents and make no mark."""
-    key = "{agency}{year}-{no}".format(**number.groupdict())
-    return tuple(shingle_hash(f"№{key}#{i}") for i in range(settings.doc_number_weight))
+def doc_number_id(number: re.Match[str]) -> int:
+    """A 发文字号 as one non-zero number: agency code, year and serial together name one
+    document (the brackets, which OCR reads in many ways, are gone)."""
+    return max(1, shingle_hash("№{agency}{year}-{no}".format(**number.groupdict())))
+
+
+def doc_number_marks(doc_number: int, settings: TextFingerprintSettings) -> tuple[int, ...]:
+    """A 发文字号 is worth `doc_number_weight` marks, all or none. Its agency code and year
+    alone are shared by the organ's documents and make no mark."""
+    return tuple(shingle_hash(f"№{doc_number:08x}#{i}") for i in range(settings.doc_number_weight))
 
 
 def shingle_hash(shingle: str) -> int:
@@ -182,16 +200,16 @@ def _normalised_with_source(text: str, settings: TextFingerprintSettings) -> lis
     return out
 
 
-def _char_centres(text: str, x0: float, x1: float) -> list[float]:
-    """Estimated x centre of each character of a line: CJK glyphs are full width, the rest
-    about half."""
+def _char_centres(text: str, x0: float, x1: float) -> tuple[list[float], float]:
+    """Estimated x centre of each character of a line (CJK glyphs are full width, the rest
+    about half), and the width of a full-width glyph."""
     widths = [1.0 if unicodedata.east_asian_width(c) in ("W", "F") else _NARROW_WIDTH for c in text]
     unit = (x1 - x0) / max(sum(widths), 1e-6)
     centres, x = [], float(x0)
     for w in widths:
         centres.append(x + w * unit / 2)
         x += w * unit
-    return centres
+    return centres, unit
 
 
 def _is_template(
@@ -222,11 +240,20 @@ def _is_organ_name(raw: str, text: str, organ_end: re.Pattern[str]) -> bool:
 
 def _is_addressee(raw: str, text: str, organ_word: re.Pattern[str]) -> bool:
     """主送机关 (各市人民政府，省政府各部门：): the organ's usual addressees, one line ending
-    with a colon, without a full stop."""
+    with a colon, without a full stop. OCR often drops the colon: a line of two or more short
+    names, the first beginning with 各, still is one."""
     stripped = unicodedata.normalize("NFKC", raw).strip()
-    if not stripped.endswith(":") or "。" in stripped:
+    if "。" in stripped:
         return False
-    return text.startswith("各") or organ_word.search(text) is not None
+    if stripped.endswith(":"):
+        return text.startswith("各") or organ_word.search(text) is not None
+    names = [n for n in _LIST_SEPARATORS.split(stripped) if n]
+    return (
+        text.startswith("各")
+        and len(names) >= 2
+        and all(len(n) <= _ADDRESSEE_NAME_CHARS for n in names)
+        and organ_word.search(text) is not None
+    )
 
 
 @lru_cache(maxsize=8)
@@ -240,7 +267,7 @@ def _template(
 ) -> _Template:
     boilerplate = frozenset(normalise(b, settings) for b in settings.boilerplate)
     if markings is None or headers is None:
-        return _Template(None, None, None, None, None, None, boilerplate)
+        return _Template(None, None, None, None, None, None, None, boilerplate)
     fields = [
         marking_pattern(markings.classification).pattern,
         phrase_pattern(markings.handling).pattern,
@@ -268,5 +295,11 @@ def _template(
         ),
         # 签发人 and the name after it: the organ's signer, not this document's content.
         issuer=re.compile(alternation([w for w in headers.issuer_labels if len(w) >= 3])),
+        # A telegram's field label (签批盘号：, 发电单位：) before its value, or alone where OCR
+        # split the two; a signer's label with its name (签发：王某).
+        field_label=re.compile(
+            rf"^(?:{alternation(headers.telegram_fields)})\s*(?:[:：]\s*|$)"
+            rf"|^(?:{alternation(headers.issuer_labels)})\s*[:：].*"
+        ),
         boilerplate=boilerplate,
     )

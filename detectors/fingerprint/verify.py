@@ -12,6 +12,9 @@
   formulas, which stand on many pages, not the original's own words.
 - image (a page with too little text to judge): region hashes within `image_max_hamming`;
   "page" and "body" must both agree, so a shared header band alone never matches.
+- document number: both pages carry the same 发文字号 (agency code, year and serial name one
+  document). A photo of the header alone shows nothing else of the document; where the query
+  has text enough to judge, some of it must be the reference's too.
 
 Weighting makes rare marks heavy, so every text match must also hold
 `verify.min_plain_share` of the query's marks counted once: a sibling that quotes one
@@ -26,6 +29,7 @@ from detectors.config import FingerprintSettings
 from detectors.fingerprint.image import hamming
 from detectors.fingerprint.layout import agreeing_marks, chained_marks, unpack
 from detectors.fingerprint.model import PageFingerprint, PageMatch
+from detectors.fingerprint.text import doc_number_marks
 
 _IMAGE_REGIONS = ("page", "body")
 
@@ -57,6 +61,7 @@ def verify(
         for m in (
             _text_match(query, reference, settings, weights, rare),
             _image_match(query, reference, settings),
+            _doc_number_match(query, reference, settings),
         )
         if m is not None and m.score >= settings.verify.threshold
     ]
@@ -158,6 +163,19 @@ def _distinctive(
     if share < rule.min_share:
         return match
     return PageMatch(settings.verify.threshold, (*match.methods, "distinctive"))
+
+
+def _doc_number_match(
+    query: PageFingerprint, reference: PageFingerprint, settings: FingerprintSettings
+) -> PageMatch | None:
+    if not query.doc_number or query.doc_number != reference.doc_number:
+        return None
+    rules = settings.verify
+    own = set(query.text_marks).difference(doc_number_marks(query.doc_number, settings.text))
+    shared = own.intersection(reference.text_marks)
+    if len(own) >= rules.min_query_marks and len(shared) < rules.min_plain_share * len(own):
+        return None  # its text is another document's: the number was misread
+    return PageMatch(rules.threshold, ("doc_number",))
 
 
 def _image_match(

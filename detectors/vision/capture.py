@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from detectors.config import VisionSettings
 from detectors.model import RgbImage
@@ -46,6 +48,11 @@ _AXIS_TOLERANCE = 0.75
 """Degrees. A rectangle this exactly upright is a user-interface box, not a photographed page."""
 _RING = 0.02
 """Width of the bands inside and outside a quad's outline that are compared, of the long side."""
+_OUTER_AREA = 1.3
+"""A page-like outline this much larger around the chosen one means it is only part of the
+page."""
+_SIDE_TRIM = 0.15
+"""Share of a side at each end left out of its contrast (corners, corner shadows)."""
 _SKEW_SIDE = 1000
 _MIN_SKEW_LINES = 3
 _MIN_SKEW_LINE = 0.08
@@ -89,7 +96,22 @@ def find_page(image: RgbImage, settings: VisionSettings) -> Quad | None:
     if not plausible:
         return None
     best = max(plausible, key=lambda q: cv2.contourArea(q))
+    if any(_holds(outer, best, gray, settings) for outer in candidates):
+        return None  # a panel of a folded page, a box on it: the page is larger than this
     return np.asarray(best / scale, dtype=np.float32)
+
+
+def _holds(outer: Quad, inner: Quad, gray: GrayImage, settings: VisionSettings) -> bool:
+    """Whether `outer` is a page-like outline well larger than `inner` and around it (it may
+    run off the frame, which is why it was not taken itself)."""
+    if cv2.contourArea(outer) < _OUTER_AREA * cv2.contourArea(inner):
+        return False
+    slack = _RING * max(gray.shape[:2])
+    contour = outer.reshape(-1, 1, 2).astype(np.float32)
+    inside = all(
+        cv2.pointPolygonTest(contour, (float(x), float(y)), True) >= -slack for x, y in inner
+    )
+    return inside and _sane_shape(outer) and _contrast(outer, gray) >= settings.min_page_contrast
 
 
 def _edge_quads(gray: GrayImage) -> list[Quad]:
@@ -185,17 +207,43 @@ def _axis_aligned(quad: Quad) -> bool:
 
 
 def _contrast(quad: Quad, gray: GrayImage) -> float:
-    """Mean brightness just inside the outline minus just outside it."""
+    """How much brighter the page is just inside its outline than just outside it, on its
+    weakest side. Every side counts, so that one panel of a folded page (paper on both sides
+    of the crease) or a box on the page is not taken for the page; a side whose outer band
+    lies outside the picture is not judged."""
     h, w = gray.shape[:2]
-    inside = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(inside, quad.astype(np.int32), 255)
     ring = max(2, round(_RING * max(h, w)))
-    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
-    inner = cv2.subtract(inside, cv2.erode(inside, kernel))
-    outer = cv2.subtract(cv2.dilate(inside, kernel), inside)
-    if not inner.any() or not outer.any():
-        return 0.0
-    return float(cv2.mean(gray, inner)[0] - cv2.mean(gray, outer)[0])
+    centre = quad.mean(axis=0)
+    contrasts = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        # The middle of the side: the corners belong to two sides and to shadows.
+        a, b = a + (b - a) * _SIDE_TRIM, b - (b - a) * _SIDE_TRIM
+        normal = np.array([a[1] - b[1], b[0] - a[0]], dtype=np.float64)
+        normal /= max(float(np.linalg.norm(normal)), 1e-9)
+        if np.dot(centre - a, normal) < 0:
+            normal = -normal  # point inwards
+        inner = _band_mean(gray, a, b, normal * ring)
+        outer = _band_mean(gray, a, b, -normal * ring)
+        if inner is not None and outer is not None:
+            contrasts.append(inner - outer)
+    return min(contrasts, default=0.0)
+
+
+def _band_mean(
+    gray: GrayImage, a: npt.NDArray[Any], b: npt.NDArray[Any], offset: npt.NDArray[Any]
+) -> float | None:
+    """Mean brightness of the strip from side a-b to a+offset-b+offset, or None when most of
+    it lies outside the picture."""
+    h, w = gray.shape[:2]
+    strip = np.array([a, b, b + offset, a + offset], dtype=np.float64)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(strip).astype(np.int32), 255)
+    inside = int(np.count_nonzero(mask))
+    whole = abs(float(cv2.contourArea(strip.astype(np.float32))))
+    if inside == 0 or inside < 0.5 * whole:
+        return None
+    return float(cv2.mean(gray, mask)[0])
 
 
 # Straightening, skew.

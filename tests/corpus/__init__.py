@@ -41,11 +41,12 @@ POSITIVE_CAPTURES: dict[str, float] = {
     "photo": 40,
     "photo_header": 20,
     "photo_rotated": 10,
+    "photo_folded": 10,
     "photo_screen": 12,
     "scan": 10,
     "screenshot": 8,
 }
-PHOTO_KINDS = frozenset({"photo", "photo_header", "photo_rotated", "photo_screen"})
+PHOTO_KINDS = frozenset({"photo", "photo_header", "photo_rotated", "photo_folded", "photo_screen"})
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ KINDS: tuple[str, ...] = (
     "photo_header",  # only the top of the page: the first photo in the leak cases
     "photo_bottom",  # a page photo cropped to its lower half before sending
     "photo_rotated",  # a photo stored sideways or upside down, with no EXIF to say so
+    "photo_folded",  # a page folded in two or three and opened again, often a corner lifted
     "photo_screen",  # the page shown on a monitor, photographed: bezel, moiré, colour cast
     "scan",  # flatbed scan: slight rotation, often grey, no perspective
     "screenshot",  # a plain PNG of the page or of a phone viewer
@@ -97,6 +98,7 @@ def capture(
         "photo_header": _photo,
         "photo_bottom": _photo,
         "photo_rotated": _photo,
+        "photo_folded": _photo,
         "photo_screen": _screen_photo,
         "scan": _scan,
         "screenshot": _screenshot,
@@ -123,9 +125,13 @@ def _photo(
     )
     geometry = _Geometry([(np.eye(3), (0, 0, pw, ph)), (matrix, (0, 0, w - 1, h - 1))])
     paper = _bend(np.asarray(page), rng) if rng.random() < 0.3 else np.asarray(page)
+    params: dict[str, Any] = {"frame": [w, h], "tilt": _tilt(quad)}
+    if kind == "photo_folded":
+        paper = fold(paper, rng, params)
+        if rng.random() < 0.5:
+            paper = lift_corner(paper, rng, params)
     image = _background(rng, w, h)
     _composite(image, paper, matrix, quad, rng)
-    params: dict[str, Any] = {"frame": [w, h], "tilt": _tilt(quad)}
     _light(image, rng, params)
     _optics(image, rng, params, scale=w / 1200)
     if header:
@@ -206,6 +212,64 @@ def _bend(page: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[
     return cv2.remap(page, xs, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def fold(
+    page: npt.NDArray[np.uint8], rng: np.random.Generator, params: dict[str, Any] | None = None
+) -> npt.NDArray[np.uint8]:
+    """`page` folded in two or three and opened again, as it lies on a desk: each panel tilted
+    its own way (narrower or wider across, shorter down the page, lit differently), a shadow
+    along each crease. RGBA of the same size: transparent where a narrower panel leaves the
+    desk showing, so the outline zig-zags at the creases as a real one does."""
+    rgba = _with_alpha(page)
+    h, w = rgba.shape[:2]
+    panels = int(rng.choice((2, 3)))
+    creases = np.linspace(0, h, panels + 1)
+    across = 1 + rng.uniform(-0.06, 0.06, panels + 1)  # width at each crease: near or far
+    down = rng.uniform(0.8, 1.0, panels)  # each panel foreshortened by its tilt
+    edges = np.concatenate([[0.0], np.cumsum(np.diff(creases) * down)])
+    edges *= h / edges[-1]  # the photo frames the folded page as it frames a flat one
+    ys = np.arange(h, dtype=np.float64) + 0.5
+    panel = np.clip(np.searchsorted(edges, ys, side="right") - 1, 0, panels - 1)
+    along = (ys - edges[panel]) / (edges[panel + 1] - edges[panel])
+    source_y = creases[panel] + along * (creases[panel + 1] - creases[panel])
+    width = across[panel] + along * (across[panel + 1] - across[panel])
+    width /= width.max()
+    xs = np.arange(w, dtype=np.float64)
+    map_x = (w / 2 + (xs[None, :] - w / 2) / width[:, None]).astype(np.float32)
+    map_y = np.repeat(source_y[:, None], w, axis=1).astype(np.float32)
+    out = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+    light = rng.uniform(0.8, 1.0, panels)[panel]
+    to_crease = np.min(np.abs(ys[:, None] - edges[None, 1:-1]), axis=1)
+    light *= 1 - 0.25 * np.exp(-((to_crease / (h / 300)) ** 2))
+    out[..., :3] = np.clip(out[..., :3] * light[:, None, None], 0, 255).astype(np.uint8)
+    if params is not None:
+        params["fold"] = {"panels": panels, "down": [round(float(d), 3) for d in down]}
+    return out
+
+
+def lift_corner(
+    page: npt.NDArray[np.uint8], rng: np.random.Generator, params: dict[str, Any] | None = None
+) -> npt.NDArray[np.uint8]:
+    """`page` with its top or bottom edge lifted off the desk: lines bend up towards the
+    corners, most near the lifted edge. RGBA of the same size."""
+    rgba = _with_alpha(page)
+    h, w = rgba.shape[:2]
+    amount = rng.uniform(0.015, 0.035) * h
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    across = ((xs - w / 2) / (w / 2)) ** 2
+    towards_edge = ys / h if rng.random() < 0.5 else 1 - ys / h
+    lift = (2 * amount * across * towards_edge).astype(np.float32)
+    out = cv2.remap(rgba, xs, ys + lift, cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+    if params is not None:
+        params["lift"] = round(float(amount / h), 4)
+    return out
+
+
+def _with_alpha(page: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    if page.shape[2] == 4:
+        return page
+    return np.dstack([page, np.full(page.shape[:2], 255, np.uint8)])
+
+
 def _composite(
     image: FloatImage,
     page: npt.NDArray[np.uint8],
@@ -213,13 +277,17 @@ def _composite(
     quad: npt.NDArray[np.float64],
     rng: np.random.Generator,
 ) -> None:
-    """Lays the warped page (tinted like paper, with a soft shadow under it) on `image`."""
+    """Lays the warped page (tinted like paper, with a soft shadow under it) on `image`. An
+    RGBA page is laid where it is opaque."""
     h, w = image.shape[:2]
     page, matrix = _prescale(page, matrix)
     warped = cv2.warpPerspective(page, matrix, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32)
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, np.round(quad * 16).astype(np.int32), 255, cv2.LINE_AA, shift=4)
     m = mask.astype(np.float32) / 255.0
+    if warped.shape[2] == 4:
+        m *= warped[..., 3] / 255.0
+        warped = np.ascontiguousarray(warped[..., :3])
     # The soft shadow under the page is low-frequency: make it at a quarter of the size.
     small = cv2.resize(m, (max(8, w // 4), max(8, h // 4)), interpolation=cv2.INTER_AREA)
     small = np.roll(small, (max(1, h // 500), max(1, w // 400)), (0, 1))

@@ -97,6 +97,7 @@ FILE_EXT = {"pdf": "pdf", "scan_pdf": "pdf", "png": "png", "jpeg_scan": "jpg", "
 
 PAGE1_CAPTURES: tuple[str, ...] = (
     "photo",
+    "photo_folded",
     "photo_header",
     "photo_bottom",
     "masked",
@@ -108,6 +109,7 @@ EXTRA_CAPTURES: tuple[str, ...] = ("jpeg_low", "photo_rotated")
 """Every other original also gets one of these, in turn."""
 SIBLING_CAPTURES: tuple[str, ...] = (
     "photo",
+    "photo_folded",
     "photo_bottom",
     "masked",
     "photo_screen",
