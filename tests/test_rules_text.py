@@ -108,6 +108,8 @@ def test_handling_markings(config: ScanConfig, lines: list[str], expected: set[s
         "范宝欣擅自将《关于恢复部分公交线路的通告（讨论稿）》发布至公司微信群",
         "请注意保存好您的发票",
         "根据工作秘密管理暂行办法的规定，各单位要加强管理。",
+        "0唱内部",  # a slide title 加强内部管理 split by OCR: the word goes on
+        "内部管",
     ],
 )
 def test_handling_markings_ignore_prose(config: ScanConfig, line: str) -> None:

@@ -80,8 +80,10 @@ def _line_findings(
 ) -> list[Finding]:
     max_extra = ctx.config.scan.layout.alone_max_extra_chars
     notes = list(patterns.note.finditer(text))
-    tokens = list(patterns.token.finditer(text))
     others = [m.span() for m in patterns.companions.finditer(text)]
+    found = list(patterns.token.finditer(text))
+    known = [m.span() for m in (*notes, *found)] + others
+    tokens = [m for m in found if not _inside_a_word(text, m, known)]
     spans = [m.span() for m in (*notes, *tokens)] + others
     if (notes or tokens) and leftover(text, spans) <= max_extra:
         return [_marking(ctx, line, m.group(0).strip("()[]【】〔〕<>《》")) for m in notes + tokens]
@@ -89,6 +91,23 @@ def _line_findings(
     if draft and _is_title(draft.group("title")):
         return [ctx.finding(NAME, draft.group("draft"), 0.9, line.text.strip(), line.bbox)]
     return []
+
+
+def _inside_a_word(text: str, token: re.Match[str], known: list[tuple[int, int]]) -> bool:
+    """A short, common marking word with a Chinese character right before or after it that
+    belongs to nothing else on the line is part of a longer word (加强内部管理 read as 唱内部
+    and 管理 in two boxes), not a marking."""
+    if token.group(0) not in _AMBIGUOUS:
+        return False
+    start, end = token.span()
+    return any(
+        0 <= i < len(text) and _is_hanzi(text[i]) and not any(a <= i < b for a, b in known)
+        for i in (start - 1, end)
+    )
+
+
+def _is_hanzi(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff"
 
 
 def _is_title(text: str) -> bool:
