@@ -49,8 +49,13 @@ _AXIS_TOLERANCE = 0.75
 _RING = 0.02
 """Width of the bands inside and outside a quad's outline that are compared, of the long side."""
 _OUTER_AREA = 1.3
-"""A page-like outline this much larger around the chosen one means it is only part of the
-page."""
+"""A page outline this much larger around the chosen one may make it a panel of the page."""
+_PAGE_EDGE_CONTRAST = 30.0
+"""A page's edge against the desk, on its weakest side (a crease stays far below)."""
+_OUTER_SIDES_SEEN = 3
+"""...and at least this many of its sides in the picture to judge."""
+_CREASE_CONTRAST = 0.5
+"""A side this much fainter than the page's edges is a crease, not an edge."""
 _SIDE_TRIM = 0.15
 """Share of a side at each end left out of its contrast (corners, corner shadows)."""
 _SKEW_SIDE = 1000
@@ -96,22 +101,31 @@ def find_page(image: RgbImage, settings: VisionSettings) -> Quad | None:
     if not plausible:
         return None
     best = max(plausible, key=lambda q: cv2.contourArea(q))
-    if any(_holds(outer, best, gray, settings) for outer in candidates):
-        return None  # a panel of a folded page, a box on it: the page is larger than this
+    if any(_is_part_of(best, outer, gray) for outer in candidates):
+        return None  # a panel of a folded page: the page is larger than this
     return np.asarray(best / scale, dtype=np.float32)
 
 
-def _holds(outer: Quad, inner: Quad, gray: GrayImage, settings: VisionSettings) -> bool:
-    """Whether `outer` is a page-like outline well larger than `inner` and around it (it may
-    run off the frame, which is why it was not taken itself)."""
-    if cv2.contourArea(outer) < _OUTER_AREA * cv2.contourArea(inner):
+def _is_part_of(inner: Quad, outer: Quad, gray: GrayImage) -> bool:
+    """Whether `inner` is a panel of the page `outer` outlines: `outer` is well larger, around
+    it, and sharply brighter than what lies outside it on every side (it may run off the
+    frame, which is why it was not taken itself), while one side of `inner` is far fainter
+    than that: a crease, with paper on both sides. A bright desk around a page is no such
+    outline."""
+    h, w = gray.shape[:2]
+    area = cv2.contourArea(outer)
+    if not _OUTER_AREA * cv2.contourArea(inner) <= area <= _MAX_PAGE_AREA * h * w:
         return False
-    slack = _RING * max(gray.shape[:2])
+    if not _sane_shape(outer) or _axis_aligned(outer):
+        return False
+    slack = _RING * max(h, w)
     contour = outer.reshape(-1, 1, 2).astype(np.float32)
-    inside = all(
-        cv2.pointPolygonTest(contour, (float(x), float(y)), True) >= -slack for x, y in inner
-    )
-    return inside and _sane_shape(outer) and _contrast(outer, gray) >= settings.min_page_contrast
+    if any(cv2.pointPolygonTest(contour, (float(x), float(y)), True) < -slack for x, y in inner):
+        return False
+    edges = _side_contrasts(outer, gray)
+    if len(edges) < _OUTER_SIDES_SEEN or min(edges) < _PAGE_EDGE_CONTRAST:
+        return False
+    return min(_side_contrasts(inner, gray), default=0.0) < _CREASE_CONTRAST * min(edges)
 
 
 def _edge_quads(gray: GrayImage) -> list[Quad]:
@@ -207,10 +221,21 @@ def _axis_aligned(quad: Quad) -> bool:
 
 
 def _contrast(quad: Quad, gray: GrayImage) -> float:
-    """How much brighter the page is just inside its outline than just outside it, on its
-    weakest side. Every side counts, so that one panel of a folded page (paper on both sides
-    of the crease) or a box on the page is not taken for the page; a side whose outer band
-    lies outside the picture is not judged."""
+    """Mean brightness just inside the outline minus just outside it."""
+    h, w = gray.shape[:2]
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inside, quad.astype(np.int32), 255)
+    ring = max(2, round(_RING * max(h, w)))
+    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
+    inner = cv2.subtract(inside, cv2.erode(inside, kernel))
+    outer = cv2.subtract(cv2.dilate(inside, kernel), inside)
+    if not inner.any() or not outer.any():
+        return 0.0
+    return float(cv2.mean(gray, inner)[0] - cv2.mean(gray, outer)[0])
+
+
+def _side_contrasts(quad: Quad, gray: GrayImage) -> list[float]:
+    """Inside minus outside brightness along each side whose outer band lies in the picture."""
     h, w = gray.shape[:2]
     ring = max(2, round(_RING * max(h, w)))
     centre = quad.mean(axis=0)
@@ -227,7 +252,7 @@ def _contrast(quad: Quad, gray: GrayImage) -> float:
         outer = _band_mean(gray, a, b, -normal * ring)
         if inner is not None and outer is not None:
             contrasts.append(inner - outer)
-    return min(contrasts, default=0.0)
+    return contrasts
 
 
 def _band_mean(
