@@ -20,8 +20,9 @@ from detectors.fingerprint.codec import decode
 from detectors.fingerprint.page import fingerprint_page
 from detectors.fingerprint.verify import mark_weights
 from detectors.registry import KNOWN_DOCUMENT
+from tests.conftest import text_page
 from tests.corpus import files as fl
-from tests.corpus.registry import document_pages, shoot
+from tests.corpus.registry import document_pages, member_document, shoot
 from tests.corpus.render import PageSpec
 
 SEED = 2026
@@ -161,6 +162,35 @@ def test_photo_of_a_registered_page_is_critical(
     sibling = shoot(document_pages(SEED, 0, 1)[0], "photo", SEED, "test-registry", 2)
     other = scanner.scan(sibling.data, "sibling.jpg")
     assert not [f for f in other.findings if f.detector == KNOWN_DOCUMENT]
+
+
+def test_a_header_photo_is_found_by_its_document_number(
+    registry: Registry, config: ScanConfig, notice: tuple[bytes, list[PageSpec]]
+) -> None:
+    """A photo of the header: the 发文字号, the title, and a line OCR garbled. Too little of
+    it is the registered page's text for a text match, but the registered page with the same
+    number is a candidate and matches by it; another number matches nothing."""
+    data, _ = notice
+    document = registry.register(data, "notice.pdf")
+    doc = member_document(SEED, 0, 0)
+    assert doc.doc_number is not None
+    garbled = "".join(random.Random(3).sample("鑫淼焱垚犇骉鱻羴猋麤毳掱嚞譶瞐飍龘靐齉爩麷" * 2, 24))
+    lines = [doc.doc_number, doc.title, garbled]
+    header = fingerprint_page(text_page(lines), config.fingerprint)
+    assert header is not None and header.doc_number
+    page_1 = next(p for p in Scanner(config).read_pages(data, "notice.pdf") if p.number == 1)
+    registered = fingerprint_page(page_1, config.fingerprint)
+    assert registered is not None and registered.doc_number == header.doc_number
+    shared = set(header.text_marks) & set(registered.text_marks)
+    assert len(shared) < config.fingerprint.verify.threshold * len(header.text_marks)
+    matches = registry.lookup(header)
+    assert [(m.doc_id, m.page, m.methods) for m in matches] == [
+        (document.doc_id, 1, ("doc_number",))
+    ]
+    other = fingerprint_page(
+        text_page([doc.doc_number[:-2] + "99号", *lines[1:]]), config.fingerprint
+    )
+    assert other is not None and registry.lookup(other) == []
 
 
 def test_registering_the_same_file_twice_changes_nothing(

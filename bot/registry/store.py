@@ -479,12 +479,13 @@ class Registry:
         blobs = self._fetch(keys=[keys.REGISTRY_META, *q.keys], args=index.fetch_arguments())
         frequency = index.mark_frequency(q, blobs, fingerprint.text_marks)
         population = int(self.client.hget(keys.REGISTRY_META, PAGES_FIELD) or 0)
+        weights = mark_weights(fingerprint.text_marks, frequency)
         page_ids = index.candidates(
             q,
             blobs,
-            list(mark_weights(fingerprint.text_marks, frequency).values()),
+            list(weights.values()),
             min_shared_marks=settings.index.min_shared_marks,
-            min_shared_share=lowest_share(settings, population),
+            min_shared_share=lowest_share(fingerprint, weights, settings, population),
             max_hamming=settings.index.max_hamming,
             max_candidates=settings.index.max_candidates,
         )

@@ -79,13 +79,24 @@ def mark_weights(marks: Sequence[int], frequency: Mapping[int, int] | None) -> d
     return {m: 1.0 / frequency[m] if frequency.get(m, 0) > 0 else unknown for m in marks}
 
 
-def lowest_share(settings: FingerprintSettings, population: int) -> float:
-    """The least weighted share of a query's marks a registered page must hold to be worth
-    verifying (the registry's candidate filter)."""
+def lowest_share(
+    query: PageFingerprint,
+    weights: Mapping[int, float],
+    settings: FingerprintSettings,
+    population: int,
+) -> float:
+    """The least weighted share of a query's marks (`weights`, from `mark_weights`) a
+    registered page must hold to be worth verifying (the registry's candidate filter): what a
+    text match needs, or what the query's 发文字号 marks weigh, since a page with the same
+    number may match by it alone."""
     rule = settings.verify.distinctive
+    share = settings.verify.threshold
     if population >= rule.min_population:
-        return min(settings.verify.threshold, rule.min_share)
-    return settings.verify.threshold
+        share = min(share, rule.min_share)
+    if query.doc_number and weights:
+        number = doc_number_marks(query.doc_number, settings.text)
+        share = min(share, sum(weights.get(m, 0.0) for m in number) / sum(weights.values()))
+    return share
 
 
 def _rare_marks(
