@@ -216,6 +216,18 @@ def test_id_numbers_split_by_ocr_spaces(config: ScanConfig) -> None:
     assert personal_data.detect(context(text_page(rows), config))
 
 
+def test_id_and_phone_cells_read_as_one_number(config: ScanConfig) -> None:
+    """OCR of a photographed table often joins adjacent cells: 18-digit ID + 11-digit phone."""
+    rows = [f"{_id(i)}1380013800{i}" for i in range(3)]
+    found = personal_data.detect(context(text_page(rows), config))
+    assert len(found) == 1 and found[0].details == {"ids": 3, "phones": 3}
+    phone_first = [f"1380013800{i}{_id(i)}" for i in range(3)]
+    assert personal_data.detect(context(text_page(phone_first), config))
+    # 29 digits that are neither a valid ID nor a phone on either side: nothing.
+    noise = [f"{_id(i)[:17]}{'0' if _id(i)[17] != '0' else '1'}2380013800{i}" for i in range(5)]
+    assert personal_data.detect(context(text_page(noise), config)) == []
+
+
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.name)
 def test_news_articles_about_leaks_are_not_leaks(config: ScanConfig, seed: Path) -> None:
     """The seed articles quote markings and doc numbers in prose: every rule stays silent."""

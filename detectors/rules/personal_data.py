@@ -20,6 +20,7 @@ _ID = re.compile(
 )
 _MOBILE = re.compile(r"(?<![0-9])1[3-9]\d{9}(?![0-9])")
 _ID_LENGTH = 18
+_MOBILE_LENGTH = 11
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 # A run of digit groups separated only by spaces or dashes: OCR and typists split long numbers
@@ -43,13 +44,17 @@ def mask(number: str) -> str:
 
 
 def numbers(text: str) -> Iterator[str]:
-    """Candidate numbers: each digit group, and consecutive groups joined up to 18 chars."""
+    """Candidate numbers: each digit group, and consecutive groups joined up to 18 chars. A
+    table row's ID and phone cells that OCR read as one 29-digit number are split both ways."""
     for run in _DIGIT_RUN.finditer(text):
         groups = _GROUP.findall(run.group(0))
         for start in range(len(groups)):
             joined = ""
             for group in groups[start:]:
                 joined += group
+                if len(joined) == _ID_LENGTH + _MOBILE_LENGTH:
+                    yield from (joined[:_ID_LENGTH], joined[_ID_LENGTH:])
+                    yield from (joined[:_MOBILE_LENGTH], joined[_MOBILE_LENGTH:])
                 if len(joined) > _ID_LENGTH:
                     break
                 yield joined
