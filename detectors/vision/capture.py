@@ -51,9 +51,9 @@ _RING = 0.02
 _OUTER_AREA = 1.3
 """A page outline this much larger around the chosen one may make it a panel of the page."""
 _PAGE_EDGE_CONTRAST = 30.0
-"""A page's edge against the desk, on its weakest side (a crease stays far below)."""
-_OUTER_SIDES_SEEN = 3
-"""...and at least this many of its sides in the picture to judge."""
+"""A side this much brighter inside than outside is a page's edge against the desk..."""
+_OUTER_EDGES = 3
+"""...and an outline with this many such sides is a page's."""
 _CREASE_CONTRAST = 0.5
 """A side this much fainter than the page's edges is a crease, not an edge."""
 _SIDE_TRIM = 0.15
@@ -108,10 +108,10 @@ def find_page(image: RgbImage, settings: VisionSettings) -> Quad | None:
 
 def _is_part_of(inner: Quad, outer: Quad, gray: GrayImage) -> bool:
     """Whether `inner` is a panel of the page `outer` outlines: `outer` is well larger, around
-    it, and sharply brighter than what lies outside it on every side (it may run off the
-    frame, which is why it was not taken itself), while one side of `inner` is far fainter
-    than that: a crease, with paper on both sides. A bright desk around a page is no such
-    outline."""
+    it, and sharply brighter than what lies outside it on most sides (the rest may run off
+    the frame or lift off the desk, which is why it was not taken itself), while one side of
+    `inner` is far fainter than those edges: a crease, with paper on both sides. A bright
+    desk around a page is no such outline."""
     h, w = gray.shape[:2]
     area = cv2.contourArea(outer)
     if not _OUTER_AREA * cv2.contourArea(inner) <= area <= _MAX_PAGE_AREA * h * w:
@@ -122,8 +122,8 @@ def _is_part_of(inner: Quad, outer: Quad, gray: GrayImage) -> bool:
     contour = outer.reshape(-1, 1, 2).astype(np.float32)
     if any(cv2.pointPolygonTest(contour, (float(x), float(y)), True) < -slack for x, y in inner):
         return False
-    edges = _side_contrasts(outer, gray)
-    if len(edges) < _OUTER_SIDES_SEEN or min(edges) < _PAGE_EDGE_CONTRAST:
+    edges = [c for c in _side_contrasts(outer, gray) if c >= _PAGE_EDGE_CONTRAST]
+    if len(edges) < _OUTER_EDGES:
         return False
     return _contrast(inner, gray) < _CREASE_CONTRAST * min(edges)
 
