@@ -348,30 +348,36 @@ def test_common_marks_are_left_out_of_the_vote() -> None:
     page_id = 77
     postings = index.postings([(page_id, fp)], image_below_marks=6)
     fetched: list[bytes | int] = [postings[key] for key in q.text_keys]
-    found = index.candidates(
-        q,
-        fetched,
-        _frequency(q, fetched, fp),
-        min_shared_marks=3,
-        min_shared_share=0.45,
-        max_hamming=3,
-        max_candidates=20,
-    )
-    assert found == [page_id]
-    # A page that shares only 10 of the 40 marks cannot pass verification (0.45 of them)...
     rules = {"min_shared_marks": 3, "min_shared_share": 0.45, "max_hamming": 3}
+    assert _candidates(q, fetched, fp, rules) == [page_id]
+    # A page that shares only 10 of the 40 marks cannot pass verification (0.45 of them)...
     partial: list[bytes | int] = [b"" if i < 30 else blob for i, blob in enumerate(fetched)]
-    frequency = _frequency(q, partial, fp)
-    assert index.candidates(q, partial, frequency, **rules, max_candidates=20) == []  # type: ignore[arg-type]
+    assert _candidates(q, partial, fp, rules) == []
     # ...but when the other 30 are too common to fetch, the 10 left make it a candidate.
     common: list[bytes | int] = [10**6 if i < 30 else blob for i, blob in enumerate(fetched)]
-    frequency = _frequency(q, common, fp)
-    assert index.candidates(q, common, frequency, **rules, max_candidates=20) == [page_id]  # type: ignore[arg-type]
+    assert _candidates(q, common, fp, rules) == [page_id]
 
 
-def _frequency(q: index.Query, fetched: list[bytes | int], fp: PageFingerprint) -> list[float]:
-    found = index.mark_frequency(q, fetched, fp.text_marks)
-    return list(mark_weights(fp.text_marks, found).values())
+def test_hits_count_each_page_once_per_mark() -> None:
+    """Votes and frequencies count pages, not records: a bucket fetched for two query marks,
+    or holding a page's record twice, still gives one vote per (page, mark)."""
+    fp = synthetic("q", 2, pages=1).pages[0][1]
+    q = index.query(fp, image_below_marks=6)
+    postings = index.postings([(5, fp), (9, fp)], image_below_marks=6)
+    fetched: list[bytes | int] = [postings[key] * 2 for key in q.text_keys]  # every record twice
+    hits = index.text_hits(q, fetched)
+    assert sorted(set(hits.pages.tolist())) == [5, 9] and len(hits.pages) == 2 * len(fp.text_marks)
+    assert set(index.mark_frequency(hits, fp.text_marks).values()) == {2}
+    rules = {"min_shared_marks": 3, "min_shared_share": 0.9, "max_hamming": 3}
+    assert _candidates(q, fetched, fp, rules) == [5, 9]
+
+
+def _candidates(
+    q: index.Query, fetched: list[bytes | int], fp: PageFingerprint, rules: dict[str, float]
+) -> list[int]:
+    hits = index.text_hits(q, fetched)
+    weights = mark_weights(fp.text_marks, index.mark_frequency(hits, fp.text_marks))
+    return index.candidates(q, hits, fetched, list(weights.values()), **rules, max_candidates=20)  # type: ignore[arg-type]
 
 
 # --- concurrency ----------------------------------------------------------------------------

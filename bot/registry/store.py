@@ -477,11 +477,13 @@ class Registry:
         if not q.keys or not self._check_layout(create=False):
             return []
         blobs = self._fetch(keys=[keys.REGISTRY_META, *q.keys], args=index.fetch_arguments())
-        frequency = index.mark_frequency(q, blobs, fingerprint.text_marks)
+        hits = index.text_hits(q, blobs)
+        frequency = index.mark_frequency(hits, fingerprint.text_marks)
         population = int(self.client.hget(keys.REGISTRY_META, PAGES_FIELD) or 0)
         weights = mark_weights(fingerprint.text_marks, frequency)
         page_ids = index.candidates(
             q,
+            hits,
             blobs,
             list(weights.values()),
             min_shared_marks=settings.index.min_shared_marks,

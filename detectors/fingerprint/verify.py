@@ -121,10 +121,13 @@ def _text_match(
 ) -> PageMatch | None:
     if len(query.text_marks) < settings.verify.min_query_marks or not reference.text_marks:
         return None
+    shared = set(query.text_marks).intersection(reference.text_marks)
+    if not _could_match(shared, weights, rare, settings):
+        return None  # what agrees in place is a part of what is shared: no need to look
     query_layout = unpack(query.layout, query.text_marks)
     reference_layout = unpack(reference.layout, reference.text_marks)
     if query_layout is None or reference_layout is None:
-        matched = set(query.text_marks).intersection(reference.text_marks)
+        matched = shared
         methods: tuple[str, ...] = ("text",)
         text_only = True
     elif query_layout.linear or reference_layout.linear:
@@ -137,6 +140,27 @@ def _text_match(
         return None  # however rare the agreeing marks, they are little of the query
     match = _score(matched, weights, settings, methods, text_only=text_only)
     return _distinctive(match, matched, weights, rare, settings)
+
+
+def _could_match(
+    shared: set[int],
+    weights: dict[int, float],
+    rare: frozenset[int],
+    settings: FingerprintSettings,
+) -> bool:
+    """Whether marks matched among `shared` could pass `_text_match` at all: every rule there
+    holds for the matched marks only if it holds for all the shared ones."""
+    rules, rule = settings.verify, settings.verify.distinctive
+    if len(shared) < rules.min_plain_share * len(weights):
+        return False
+    weight = sum(weights[m] for m in shared)
+    share = weight / (sum(weights.values()) or 1.0)
+    scored = (
+        len(shared) >= rules.min_matched_marks
+        and weight >= rules.min_matched_weight
+        and share >= rules.threshold
+    )
+    return scored or (len(shared & rare) >= rule.min_marks and share >= rule.min_share)
 
 
 def _score(
