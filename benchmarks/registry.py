@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.fonts import HELD_OUT_HELP, held_out_fonts
 from benchmarks.readme import update_readme
 from bot.redis_server import REDIS_URL_ENV, connect, stop_embedded
 from bot.registry import Registry
@@ -75,9 +76,16 @@ class ScanResult:
 
 
 def corpus(
-    seed: int, originals: int, siblings: int, negatives: int, unregistered: int, workers: int
+    seed: int,
+    originals: int,
+    siblings: int,
+    negatives: int,
+    unregistered: int,
+    workers: int,
+    suffix: str = "",
 ) -> tuple[Path, list[RegistryItem]]:
-    folder = OUT / f"registry-{seed}-{originals}-{siblings}-{negatives}-{unregistered}"
+    name = f"registry-{seed}-{originals}-{siblings}-{negatives}-{unregistered}{suffix}"
+    folder = OUT / name
     if not (folder / MANIFEST).exists():
         generate_registry_corpus(
             folder,
@@ -312,10 +320,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unregistered", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--held-out-fonts", type=Path, metavar="DIR", help=HELD_OUT_HELP)
     args = parser.parse_args(argv)
 
+    fonts = held_out_fonts(args.held_out_fonts)
     folder, items = corpus(
-        args.seed, args.originals, args.siblings, args.negatives, args.unregistered, args.workers
+        args.seed,
+        args.originals,
+        args.siblings,
+        args.negatives,
+        args.unregistered,
+        args.workers,
+        fonts,
     )
     config = load_config()
     os.environ.pop(REDIS_URL_ENV, None)  # a dedicated embedded server, never a shared one
@@ -358,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{len(failed)} failures:")
     print("\n".join(failed))
-    if not args.no_readme:
+    if not (args.no_readme or fonts):
         update_readme("registry", render_markdown(summary))
     return 0
 

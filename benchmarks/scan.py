@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.fonts import HELD_OUT_HELP, held_out_fonts
 from benchmarks.readme import update_readme
 from detectors import ScanConfig, Scanner, load_config
 from detectors.policy import fired
@@ -152,11 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--held-out-fonts", type=Path, metavar="DIR", help=HELD_OUT_HELP)
     args = parser.parse_args(argv)
 
-    name = f"corpus-{args.seed}-{args.positives}-{args.negatives}"
+    fonts = held_out_fonts(args.held_out_fonts)
+    name = f"corpus-{args.seed}-{args.positives}-{args.negatives}{fonts}"
     corpus = _corpus(OUT / name, args.seed, args.positives, args.negatives)
-    photos = _corpus(OUT / f"photos12-{args.seed + 1}", args.seed + 1, args.photos_12mp, 0, 12.0)
+    photos_name = f"photos12-{args.seed + 1}-{args.photos_12mp}{fonts}"
+    photos = _corpus(OUT / photos_name, args.seed + 1, args.photos_12mp, 0, 12.0)
     results: dict[str, Any] = {"corpus": {"seed": args.seed, "items": len(corpus)}, "engines": {}}
     for engine in args.engines.split(","):
         items = corpus if engine == "rapidocr" else _spread(corpus, args.tesseract_limit)
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps({engine: results["engines"][engine]}, ensure_ascii=False, indent=1))
     (OUT / "scan-results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
-    if not args.no_readme:
+    if not (args.no_readme or fonts):
         update_readme("scan", render_markdown(results))
     return 0
 

@@ -245,6 +245,7 @@ class VerifySettings(_Frozen):
     min_matched_marks: int = Field(ge=1)
     min_matched_weight: float = Field(ge=0)
     min_plain_share: float = Field(ge=0, le=1)
+    min_matched_lines: int = Field(ge=1)
     text_only_threshold: float = Field(gt=0, le=1)
     image_max_hamming: int = Field(ge=0, le=64)
     image_max_text_marks: int = Field(ge=0)

@@ -173,6 +173,29 @@ def test_a_photo_of_the_header_alone_matches_by_its_document_number(
     assert verify(misread, original, settings) is None
 
 
+def test_another_documents_header_photo_with_the_same_title_does_not_match(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """Titles repeat across organs (关于开展…的通知 / …的意见). A header photo of another
+    organ's document whose only content is such a title, in the title's place, is no copy;
+    one more line of the original is."""
+    other = [
+        ("内部", (LEFT, 200, LEFT + 120, 240)),
+        ("东丰县教育局文件", (LEFT + 200, 262, LEFT + 740, 302)),
+        ("东教发〔2024〕12号", (LEFT + 300, 324, LEFT + 640, 364)),
+    ]
+    title = _document(15, TITLE_A, BODY_A)[3]
+    header = fingerprint_page(_page([*other, title]), settings)
+    assert header is not None and len(header.text_marks) >= settings.verify.min_query_marks
+    assert verify(header, original, settings) is None
+    one_line = settings.model_copy(
+        update={"verify": settings.verify.model_copy(update={"min_matched_lines": 1})}
+    )
+    assert verify(header, original, one_line) is not None
+    more = fingerprint_page(_page([*other, title, _document(15, TITLE_A, BODY_A)[5]]), settings)
+    assert more is not None and verify(more, original, settings) is not None
+
+
 def test_a_page_that_does_not_lie_flat_still_lines_up(
     settings: FingerprintSettings, original: PageFingerprint
 ) -> None:

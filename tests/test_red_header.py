@@ -6,12 +6,18 @@ that OCR reads there (test_ocr covers reading them).
 
 from __future__ import annotations
 
+import dataclasses
+
+import cv2
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 from vision_synth import (
     ORGAN,
+    SANS_BOLD,
     SynthPage,
     downscale,
+    font,
     photograph,
     render_banner,
     render_invoice,
@@ -74,6 +80,47 @@ def test_ocr_text_of_the_mark_is_the_evidence(config: ScanConfig, official: Synt
     assert finding.confidence > 0.9
 
 
+def test_each_red_line_may_name_the_organ(config: ScanConfig, official: SynthPage) -> None:
+    """A joint document (联合行文) stacks organ marks, a 简报 its office under its name: the
+    red text together is longer than one organ mark, each line is one."""
+    assert official.mark_box
+    x0, y0, x1, y1 = official.mark_box
+    middle = (y0 + y1) // 2
+    lines = [
+        TextLine("宁夏回族自治区应急管理厅信息专报", bbox=(x0, y0, x1, middle)),
+        TextLine("宁夏回族自治区人力资源和社会保障厅", bbox=(x0, middle, x1, y1)),
+    ]
+    (finding,) = detect(config, official.image, lines)
+    assert finding.confidence > 0.9
+
+
+def test_a_text_layer_names_a_mark_whose_glyphs_touch(
+    config: ScanConfig, official: SynthPage
+) -> None:
+    """A condensed or substituted font runs an organ mark's glyphs together: the shapes look
+    like a bar, but a PDF or OFD says the line is red."""
+    assert official.mark_box
+    image = official.image.copy()
+    x0, y0, x1, y1 = official.mark_box
+    mark = image[y0:y1, x0:x1]
+    red = (mark[..., 0] > 150) & (mark[..., 1] < 100)
+    touching = cv2.dilate(red.astype(np.uint8), np.ones((1, 25), np.uint8)).astype(bool)
+    mark[touching] = (215, 20, 20)
+    assert official.rule_y
+    body = [
+        TextLine(text, bbox=(x0, y, x1, y + 40), size=16)
+        for text, y in (
+            ("关于做好全省防汛抗旱工作的通知", official.rule_y + 80),
+            ("各市、县人民政府，省政府各部门：", official.rule_y + 160),
+        )
+    ]
+    read = TextLine(ORGAN, bbox=official.mark_box, size=26)
+    (rule_only,) = detect(config, image, [read, *body])
+    assert rule_only.confidence < config.policy.min_confidence
+    (finding,) = detect(config, image, [dataclasses.replace(read, color="red"), *body])
+    assert finding.details["organ_mark"] and finding.confidence > 0.9
+
+
 def test_rule_split_by_a_star_counts(config: ScanConfig) -> None:
     (finding,) = detect(config, render_official_page(1240, star_rule=True).image)
     assert finding.details["rule"] and finding.details["organ_mark"]
@@ -129,6 +176,25 @@ def test_red_welcome_title_with_an_underline_is_not_a_header(config: ScanConfig)
     assert detect(config, slide, title) == []
 
 
+def test_a_big_bold_glyph_is_not_a_form_frame() -> None:
+    """In a close photo of a header, one glyph of the mark (区) is a tenth of the text's
+    width: a box with full rows and columns, as a form's frame is, but no larger than the
+    line of text it stands in."""
+    canvas = Image.new("L", (900, 400), 0)
+    draw = ImageDraw.Draw(canvas)
+    draw.text((100, 100), "区", font=font(SANS_BOLD, 120), fill=1)
+    draw.rectangle((400, 60, 860, 360), outline=1, width=3)  # a frame, with a row line
+    draw.line((400, 200, 860, 200), fill=1, width=3)
+    mask = np.asarray(canvas, dtype=np.uint8)
+    glyph, frame = mask.copy(), mask.copy()
+    glyph[:, 380:] = 0
+    frame[:, :380] = 0
+    line_height = 130
+    assert red_header._red_grid(glyph, 0)  # shape alone: a frame
+    assert not red_header._red_grid(glyph, line_height)
+    assert red_header._red_grid(frame, line_height)
+
+
 def test_e_invoice_is_not_a_header(config: ScanConfig) -> None:
     assert detect(config, render_invoice()) == []
 
@@ -169,6 +235,7 @@ def test_text_path_red_large_organ_mark(config: ScanConfig) -> None:
         TextLine(ORGAN, size=26),  # not red
         TextLine(ORGAN, color="red", size=12),  # too small
         TextLine("今天天气很好，我们去公园散步吧", color="red", size=26),  # not an organ
+        TextLine("内部文件", color="red", size=26),  # a marking in red, not 某某局文件
     ],
 )
 def test_text_path_negatives(config: ScanConfig, line: TextLine) -> None:

@@ -288,6 +288,32 @@ def test_one_misread_level_glyph_with_star_and_period(config: ScanConfig) -> Non
     assert classification_marking.detect(context(text_page(["保密5年"]), config)) == []
 
 
+def test_one_lost_level_glyph_before_a_true_star(config: ScanConfig) -> None:
+    """A blurred photo loses 密 of 机密★10年: the star and the period still make a marking."""
+    found = classification_marking.detect(context(text_page(["030901", "机★10年"]), config))
+    assert len(found) == 1 and found[0].confidence >= config.policy.min_confidence
+    for line in ("机10年", "机女10年", "手机★10年保修"):  # no true star, or not alone
+        assert classification_marking.detect(context(text_page(["030901", line]), config)) == []
+
+
+def test_a_weak_red_line_does_not_hide_the_organ_mark(config: ScanConfig) -> None:
+    """A 简报's issuing office (…办公室印) stands in red too when the red rule runs through
+    its box in a photo; the organ mark above it still counts as strong."""
+    from detectors import Page, TextLine
+
+    page = Page(
+        source="x.pdf",
+        number=1,
+        lines=[
+            TextLine("宁夏回族自治区应急管理厅信息专报", color="red"),
+            TextLine("第43期"),
+            TextLine("宁夏回族自治区应急管理厅办公室印", color="red"),
+        ],
+    )
+    found = document_header.detect(context(page, config))
+    assert [f.confidence for f in found if f.label == "organ_mark"] == [0.95, 0.7]
+
+
 def test_urgency_and_marking_without_copy_number_is_no_header(config: ScanConfig) -> None:
     lines = ["加急", "内部文件", "东湖街道重点人员排查名单"]
     assert document_header.detect(context(text_page(lines), config)) == []

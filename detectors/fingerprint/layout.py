@@ -42,6 +42,8 @@ _HEADER = struct.Struct(">H")
 _MIN_SPAN = 1.5
 """A hypothesis is made from two marks at least this many character heights apart."""
 _REFINE_ROUNDS = 2
+_LINE_GAP = 0.8
+"""Placements this many character heights apart down the page stand on different lines."""
 _MIN_AFFINE_POINTS = 6
 
 Points = npt.NDArray[np.float64]
@@ -147,13 +149,22 @@ def _reading_ranks(layout: Layout) -> dict[int, int]:
     return ranks
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """The query marks that one transform carries onto the reference's places."""
+
+    marks: set[int]
+    lines: int
+    """How many lines of the query those marks stand on."""
+
+
 def agreeing_marks(
     query: Layout, reference: Layout, settings: LayoutFingerprintSettings
-) -> set[int]:
+) -> Agreement:
     """The query marks that one transform carries onto the reference's places."""
     q, r, mark = _correspondences(query, reference, settings.max_placements_per_mark)
     if len(mark) < 2:
-        return set()
+        return Agreement(set(), 0)
     tolerance = np.array([settings.tolerance_x, settings.tolerance_y]) * reference.char_height
     inliers = _ransac(q, r, query, reference, tolerance, settings)
     for _ in range(_REFINE_ROUNDS):
@@ -163,7 +174,15 @@ def agreeing_marks(
         if len(np.unique(mark[refined])) <= len(np.unique(mark[inliers])):
             break
         inliers = refined
-    return set(mark[inliers].tolist())
+    return Agreement(set(mark[inliers].tolist()), _lines(q[inliers, 1], query.char_height))
+
+
+def _lines(ys: npt.NDArray[np.float64], char_height: float) -> int:
+    """Lines that placements at heights `ys` stand on: runs of heights less than
+    `_LINE_GAP` character heights apart (a line tilted a little drifts, it does not jump)."""
+    if not len(ys):
+        return 0
+    return 1 + int((np.diff(np.sort(ys)) > _LINE_GAP * char_height).sum())
 
 
 def _correspondences(

@@ -134,7 +134,10 @@ def _text_match(
         matched = chained_marks(query_layout, reference_layout)
         methods, text_only = ("text", "order"), True
     else:
-        matched = agreeing_marks(query_layout, reference_layout, settings.layout)
+        agreement = agreeing_marks(query_layout, reference_layout, settings.layout)
+        if agreement.lines < settings.verify.min_matched_lines:
+            return None  # one line in place: a title that another document may share
+        matched = agreement.marks
         methods, text_only = ("text", "layout"), False
     if len(matched) < settings.verify.min_plain_share * len(weights):
         return None  # however rare the agreeing marks, they are little of the query

@@ -29,6 +29,7 @@ class _Patterns:
     misread_star: re.Pattern[str]
     no_star: re.Pattern[str]
     misread_level: re.Pattern[str]
+    dropped_glyph: re.Pattern[str]
     field: re.Pattern[str]
     bare: re.Pattern[str]
     companions: re.Pattern[str]
@@ -51,6 +52,11 @@ def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
         misread_level=re.compile(
             rf"(?P<level>{_one_glyph_off(markings.levels)}){char_class(''.join(markings.star_variants))}"
             rf"(?P<period>{_STRICT_PERIOD})"
+        ),
+        # One glyph of the level lost on a blurred photo (机★10年): only before a true star.
+        dropped_glyph=re.compile(
+            rf"(?P<level>{char_class(''.join(markings.levels))})"
+            rf"{true_stars}(?P<period>{_STRICT_PERIOD})"
         ),
         field=re.compile(rf"密级[:：]?(?P<level>{levels})"),
         bare=re.compile(rf"(?P<level>{levels})"),
@@ -91,6 +97,7 @@ def detect(ctx: PageContext) -> list[Finding]:
             (patterns.misread_star, 0.9, False, max_extra),
             (patterns.no_star, 0.85, True, max_extra),
             (patterns.misread_level, 0.8, True, max_extra),
+            (patterns.dropped_glyph, 0.75, True, 0),
             # A bare level word must stand quite alone: 第三章　秘密 is a chapter title.
             (patterns.bare, config.markings.classification.bare_level_confidence, True, 0),
         ):

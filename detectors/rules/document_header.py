@@ -17,8 +17,7 @@ from detectors.config import Headers, Markings
 from detectors.context import PageContext
 from detectors.model import Finding, TextLine
 from detectors.rules._text import alternation, char_class, leftover, normalize
-from detectors.rules.classification_marking import marking_pattern
-from detectors.rules.handling_marking import phrase_pattern
+from detectors.rules.handling_marking import any_marking
 
 NAME = "document_header"
 
@@ -79,10 +78,7 @@ def _patterns(headers: Headers, markings: Markings) -> _Patterns:
         printed=re.compile(rf"{_DATE}{re.escape(colophon.printed_suffix)}$"),
         # Telegram header fields stand as table cells or "label：value", not inside prose.
         telegram=re.compile(rf"(?:^|\s)({alternation(headers.telegram_fields)})\s*(?:[:：]|\s|$)"),
-        marking=re.compile(
-            f"{marking_pattern(markings.classification).pattern}|"
-            f"{phrase_pattern(markings.handling).pattern}"
-        ),
+        marking=any_marking(markings),
     )
 
 
@@ -103,7 +99,9 @@ def _score(features: list[_Feature]) -> int:
     """Distinct features' weights. Urgency and a marking line are one block (the top-left
     block of 份号, 密级, 紧急程度): together they count once, so 加急 + 内部文件 is no header
     without the copy number."""
-    weights = {f.label: f.weight for f in features}
+    weights: dict[str, int] = {}
+    for f in features:  # a label counts once, at its strongest (a red organ mark over a weak one)
+        weights[f.label] = max(f.weight, weights.get(f.label, 0))
     block = sum(weights.pop(label, 0) for label in _TOP_LEFT_BLOCK)
     return sum(weights.values()) + min(block, _WEAK)
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from detectors.config import ClassificationMarkings, HandlingMarkings, Headers, ScanConfig
+from detectors.config import ClassificationMarkings, HandlingMarkings, Headers, Markings, ScanConfig
 from detectors.context import PageContext
 from detectors.model import Finding, TextLine
 from detectors.rules._text import alternation, leftover, normalize
@@ -43,6 +43,16 @@ class _Patterns:
 def phrase_pattern(handling: HandlingMarkings) -> re.Pattern[str]:
     """Any handling marking or draft state from the list (no context checks)."""
     return re.compile(alternation((*handling.phrases, *handling.drafts)))
+
+
+@lru_cache(maxsize=8)
+def any_marking(markings: Markings) -> re.Pattern[str]:
+    """A classification or handling marking (no context checks): what a line made only of
+    these is, whatever else it looks like (内部文件 ends like 某某局文件)."""
+    return re.compile(
+        f"{marking_pattern(markings.classification).pattern}|"
+        f"{phrase_pattern(markings.handling).pattern}"
+    )
 
 
 @lru_cache(maxsize=8)

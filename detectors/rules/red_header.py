@@ -32,6 +32,7 @@ from detectors.config import OrganMark, RedHeaderSettings
 from detectors.context import PageContext
 from detectors.model import BBox, Finding, TextLine
 from detectors.rules._text import alternation, normalize
+from detectors.rules.handling_marking import any_marking
 from detectors.vision.color import paper_color
 from detectors.vision.geometry import components
 
@@ -71,6 +72,9 @@ _MARK_CENTRE_TOLERANCE = 0.2
 """A mark row's centre lies within this share of the text width from the text's centre."""
 _GRID_LINE_FILL = 0.7
 _GRID_MIN_SIDE = 0.1
+_GRID_MIN_GLYPHS = 1.5
+"""A frame or table is larger than this many heights of the page's tallest line of text: a
+big bold glyph of the organ mark (区, 国, 回) is a box with full rows and columns too."""
 _MAX_RED_BODY_LINES = 2
 """Red lines of text between the rule and the end of the band: a menu, a poster."""
 _MIN_COLUMN_LINES, _COLUMN_SHARE = 8, 0.6
@@ -124,11 +128,12 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
         and max(_share(area), _share(band[top:, left:right])) > too_red
     ):
         return _Outcome([], "poster")
-    if _red_grid(mask) and _red_grid(area):
+    glyph = _tallest_line(ctx)
+    if _red_grid(mask, glyph) and _red_grid(area, glyph):
         return _Outcome([], "grid")
     rule = _find_rule(band, left, right, height, settings)
     above = band if rule is None else band[: rule.bbox[1]]
-    mark = _find_mark(above, left, right, height, settings)
+    mark = _find_mark(above, left, right, height, settings) or _text_mark(ctx, len(above), settings)
     if rule is None and mark is None:
         return _Outcome([])
     boundary = rule.bbox[1] if rule else (mark[3] if mark else 0)
@@ -142,7 +147,9 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
         return _Outcome([])
     evidence = " ".join(line.text.strip() for line in red_text)
     if evidence:  # OCR read the red text: it must name an organ
-        organ_like = _organ_like(evidence, ctx.config.headers.organ_mark)
+        # Line by line: a joint document (联合行文) stacks one organ mark per line.
+        organ, marking = ctx.config.headers.organ_mark, any_marking(ctx.config.markings)
+        organ_like = any(_organ_like(line.text, organ, marking) for line in red_text)
         confidence = confidence + _ORGAN_TEXT_BONUS if organ_like else _NOT_ORGAN
     boxes = [b.bbox for b in (rule,) if b is not None] + ([mark] if mark else [])
     finding = ctx.finding(
@@ -296,6 +303,15 @@ def _find_mark(
     return max(marks, key=lambda b: b[3]) if marks else None
 
 
+def _text_mark(ctx: PageContext, bottom: int, settings: RedHeaderSettings) -> BBox | None:
+    """An organ mark that a text layer says is red, above `bottom`: its glyphs may touch (a
+    condensed 小标宋, a substituted font), which the shapes alone take for a bar."""
+    line = _red_organ_line(ctx, settings)
+    if line is None or line.bbox is None or line.bbox[3] > bottom:
+        return None
+    return line.bbox
+
+
 def _at_frame_edge(box: BBox, width: int) -> bool:
     """Red touching the picture's top or sides: a border, or something cut off by the frame
     (a header is printed inside the page's margins)."""
@@ -309,13 +325,14 @@ def _separate_glyphs(row: Mask) -> bool:
     return widest <= _MAX_GLYPH_WIDTH * row.shape[0]
 
 
-def _red_grid(mask: Mask) -> bool:
+def _red_grid(mask: Mask, glyph_height: int) -> bool:
     """Red lines forming a frame or table (e-invoices, forms): long red runs both ways."""
     height, width = mask.shape
+    least = _GRID_MIN_GLYPHS * glyph_height
     count, labels, stats = components(mask)
     for i in range(1, count):
         x, y, w, h, _ = stats[i]
-        if w < _GRID_MIN_SIDE * width or h < _GRID_MIN_SIDE * height:
+        if min(w, h) <= least or w < _GRID_MIN_SIDE * width or h < _GRID_MIN_SIDE * height:
             continue
         part = labels[y : y + h, x : x + w] == i
         rows = int((part.mean(axis=1) >= _GRID_LINE_FILL).sum())
@@ -326,6 +343,12 @@ def _red_grid(mask: Mask) -> bool:
 
 
 # Page context.
+
+
+def _tallest_line(ctx: PageContext) -> int:
+    """Height of the page's tallest horizontal OCR line (0 without any)."""
+    boxes = [ln.bbox for ln in ctx.page.lines if ln.bbox is not None]
+    return max((b[3] - b[1] for b in boxes if b[2] - b[0] >= b[3] - b[1]), default=0)
 
 
 def _page_height(mask: Mask) -> int:
@@ -426,24 +449,34 @@ def _union(boxes: list[BBox]) -> BBox:
 
 
 def _textual(ctx: PageContext, settings: RedHeaderSettings) -> list[Finding]:
+    line = _red_organ_line(ctx, settings)
+    if line is None:
+        return []
+    return [ctx.finding(NAME, LABEL, _TEXT_PATH, line.text.strip(), line.bbox)]
+
+
+def _red_organ_line(ctx: PageContext, settings: RedHeaderSettings) -> TextLine | None:
+    """The first line that a text layer prints in red, large, at the top, naming an organ."""
     words = _banner_words(settings.banner_words)
     organ = ctx.config.headers.organ_mark
+    marking = any_marking(ctx.config.markings)
     for line in ctx.page.lines:
         if (
             line.color == "red"
             and (line.size or 0) >= settings.min_text_size
             and ctx.in_top_zone(line)
-            and _organ_like(line.text, organ)
+            and _organ_like(line.text, organ, marking)
             and not words.search(normalize(line.text))
         ):
-            return [ctx.finding(NAME, LABEL, _TEXT_PATH, line.text.strip(), line.bbox)]
-    return []
+            return line
+    return None
 
 
-def _organ_like(text: str, organ: OrganMark) -> bool:
-    """Reads like an organ mark: short, ends with 文件/纪要/…, or names an organ."""
+def _organ_like(text: str, organ: OrganMark, marking: re.Pattern[str]) -> bool:
+    """Reads like an organ mark: short, ends with 文件/纪要/…, or names an organ; not a
+    marking printed in red (内部文件 ends like 某某局文件)."""
     compact = normalize(text)
-    if not compact or len(compact) > organ.max_chars:
+    if not compact or len(compact) > organ.max_chars or marking.fullmatch(compact):
         return False
     return compact.endswith(organ.suffixes) or any(w in compact for w in organ.organ_words)
 

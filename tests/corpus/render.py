@@ -15,6 +15,7 @@ import math
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,16 @@ FONTS: dict[str, tuple[str, int]] = {
 }
 BOLD_FONTS = frozenset({"serif_bold", "sans_bold"})
 
+# Fandol (仿宋, 宋, 楷, 黑; Debian's texlive-lang-chinese): closer to the GB/T 9704 typefaces
+# than Noto, and never used to tune a threshold. `use_held_out_fonts` draws with them.
+HELD_OUT_FONTS = {
+    "serif": "FandolFang-Regular.otf",
+    "serif_bold": "FandolSong-Bold.otf",
+    "sans": "FandolKai-Regular.otf",
+    "sans_bold": "FandolHei-Bold.otf",
+    "wqy": "FandolHei-Regular.otf",
+}
+
 A4_MM = (210.0, 297.0)
 BASE_DPI = 150.0
 # Ideographic em box: CJK glyphs sit between -0.12 em and 0.88 em around the baseline.
@@ -54,6 +65,17 @@ def font(key: str, px: int) -> ImageFont.FreeTypeFont:
 @functools.lru_cache(maxsize=200_000)
 def _char_width(key: str, px: int, char: str) -> float:
     return float(font(key, px).getlength(char))
+
+
+def use_held_out_fonts(folder: Path) -> None:
+    """Draw every later page with the Fandol fonts in `folder` (a check on fonts nothing was
+    tuned on). Corpus workers are forked, so they draw with them too."""
+    missing = [name for name in HELD_OUT_FONTS.values() if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no {', '.join(missing)}")
+    FONTS.update({key: (str(folder / name), 0) for key, name in HELD_OUT_FONTS.items()})
+    font.cache_clear()
+    _char_width.cache_clear()
 
 
 def text_width(key: str, size: float, text: str) -> float:
