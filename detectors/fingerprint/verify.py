@@ -152,18 +152,12 @@ def _could_match(
     settings: FingerprintSettings,
 ) -> bool:
     """Whether marks matched among `shared` could pass `_text_match` at all: every rule there
-    holds for the matched marks only if it holds for all the shared ones."""
-    rules, rule = settings.verify, settings.verify.distinctive
-    if len(shared) < rules.min_plain_share * len(weights):
+    holds for the matched marks only if it holds for all the shared ones, and a placed match
+    scores highest."""
+    if len(shared) < settings.verify.min_plain_share * len(weights):
         return False
-    weight = sum(weights[m] for m in shared)
-    share = weight / (sum(weights.values()) or 1.0)
-    scored = (
-        len(shared) >= rules.min_matched_marks
-        and weight >= rules.min_matched_weight
-        and share >= rules.threshold
-    )
-    return scored or (len(shared & rare) >= rule.min_marks and share >= rule.min_share)
+    best = _score(shared, weights, settings, (), text_only=False)
+    return _distinctive(best, shared, weights, rare, settings).score >= settings.verify.threshold
 
 
 def _score(
