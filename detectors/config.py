@@ -71,6 +71,7 @@ class LayoutSettings(_Frozen):
     top_zone_first_lines: int = Field(ge=0)
     bottom_zone_ratio: float = Field(gt=0, le=1)
     alone_max_extra_chars: int = Field(ge=0)
+    cell_max_gap_ratio: float = Field(default=0.3, gt=0, le=1)
 
 
 class RedSettings(_Frozen):
@@ -80,6 +81,9 @@ class RedSettings(_Frozen):
     min_value: int = Field(ge=0, le=255)
     max_white_balance_gain: float = Field(ge=1)
     faint_min_saturation: int = Field(ge=0, le=255)
+    ink_hue: int = Field(default=-1, ge=-20, le=20)
+    max_hue_shift: int = Field(default=0, ge=0, le=15)
+    max_ink_share: float = Field(default=0.15, gt=0, le=1)
 
 
 class RedHeaderSettings(_Frozen):
@@ -123,6 +127,7 @@ class ClassificationMarkings(_Frozen):
     star_variants: tuple[str, ...] = Field(min_length=1)
     periods: tuple[str, ...] = Field(min_length=1)
     bare_level_confidence: float = Field(ge=0, le=1)
+    field_labels: tuple[str, ...] = ("密级",)
 
 
 class HandlingMarkings(_Frozen):
@@ -153,6 +158,7 @@ class DocNumber(_Frozen):
 class OrganMark(_Frozen):
     suffixes: tuple[str, ...] = Field(min_length=1)
     organ_words: tuple[str, ...] = Field(min_length=1)
+    titles: tuple[str, ...] = ()
     max_chars: int = Field(ge=4)
 
 
@@ -170,6 +176,7 @@ class Headers(_Frozen):
     copy_number_digits: int = Field(ge=4, le=10)
     colophon: Colophon
     telegram_fields: tuple[str, ...]
+    cell_labels: tuple[str, ...] = ("份号",)
     min_features: int = Field(ge=1)
 
 

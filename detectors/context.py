@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,8 +11,11 @@ import numpy.typing as npt
 
 from detectors.config import ScanConfig
 from detectors.model import BBox, Finding, Page, TextLine
+from detectors.rules._text import normalize
 
 _RED_LINE_INK_SHARE = 0.06
+_SAME_ROW_OVERLAP = 0.5
+"""Two boxes stand on one row when they overlap by this share of the lower one's height."""
 
 
 @dataclass
@@ -90,6 +94,39 @@ class PageContext:
             in_band = line.bbox[1] <= layout.top_zone_ratio * self.page.height
             return in_band or self.index_of(line) < layout.top_zone_first_lines
         return self.index_of(line) < layout.top_zone_lines
+
+    def right_of(self, line: TextLine) -> TextLine | None:
+        """The nearest line to the right of `line` on its row, within the cell gap: the value
+        of a form's field whose label OCR read as a box of its own (密　级 | 机密)."""
+        box = line.bbox
+        if box is None or not self.page.width:
+            return None
+        max_gap = self.config.scan.layout.cell_max_gap_ratio * self.page.width
+        best: tuple[int, TextLine] | None = None
+        for other in self.page.lines:
+            ob = other.bbox
+            if ob is None or other is line or ob[0] < box[2] - (box[3] - box[1]) // 2:
+                continue
+            overlap = min(box[3], ob[3]) - max(box[1], ob[1])
+            gap = max(0, ob[0] - box[2])
+            if (
+                overlap >= _SAME_ROW_OVERLAP * min(box[3] - box[1], ob[3] - ob[1])
+                and gap <= max_gap
+                and (best is None or gap < best[0])
+            ):
+                best = (gap, other)
+        return best[1] if best else None
+
+    def field_values(self, label: re.Pattern[str]) -> dict[int, TextLine]:
+        """Form fields whose label OCR read as a box of its own (份　号 | 000046): the value
+        line beside each line that is only a label, by the label line's id."""
+        values = {}
+        for line in self.page.lines:
+            if label.fullmatch(normalize(line.text)):
+                value = self.right_of(line)
+                if value is not None:
+                    values[id(line)] = value
+        return values
 
     def in_left_zone(self, line: TextLine) -> bool:
         if line.bbox is None or not self.page.width:

@@ -39,3 +39,10 @@ def alternation(words: tuple[str, ...] | list[str]) -> str:
     """A regex alternation of literal words, longest first so that 内部资料 beats 内部."""
     ordered = sorted({normalize(w) for w in words if w.strip()}, key=len, reverse=True)
     return "(?:" + "|".join(re.escape(w) for w in ordered) + ")"
+
+
+def spaced_alternation(words: tuple[str, ...] | list[str]) -> str:
+    """`alternation()` for raw text in which a word may be letter-spaced: forms set short
+    labels across their cell (密　级, 签　发), and OCR keeps the gaps as spaces."""
+    ordered = sorted({normalize(w) for w in words if w.strip()}, key=len, reverse=True)
+    return "(?:" + "|".join(r"\s*".join(re.escape(c) for c in w) for w in ordered) + ")"

@@ -1,7 +1,9 @@
 """绝密 / 机密 / 秘密 with ★ and a period: the national classification marking (GB/T 9704).
 
 Counts when it stands as a marking: alone on its line (份号 and 紧急程度 may share the line),
-or as the field 密级：机密. The same words inside prose (这是我们之间的秘密, 机密任务) do not.
+or as the field 密级：机密 — also in a form's cells, where OCR reads the label and the value
+beside it as boxes of their own (密　级 | 机密). The same words inside prose (这是我们之间的
+秘密, 机密任务) do not.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import lru_cache
 
 from detectors.config import ClassificationMarkings, Headers, ScanConfig
 from detectors.context import PageContext
-from detectors.model import Finding
+from detectors.model import BBox, Finding
 from detectors.rules._text import alternation, char_class, leftover, normalize
 
 NAME = "classification_marking"
@@ -31,6 +33,7 @@ class _Patterns:
     misread_level: re.Pattern[str]
     dropped_glyph: re.Pattern[str]
     field: re.Pattern[str]
+    label: re.Pattern[str]
     bare: re.Pattern[str]
     companions: re.Pattern[str]
 
@@ -38,6 +41,7 @@ class _Patterns:
 @lru_cache(maxsize=8)
 def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
     levels = alternation(markings.levels)
+    labels = alternation(markings.field_labels)
     periods = "|".join(f"(?:{p})" for p in markings.periods)
     true_stars = char_class(_TRUE_STARS)
     # What may share a marking's line: the copy number, the urgency, other markings.
@@ -58,7 +62,11 @@ def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
             rf"(?P<level>{char_class(''.join(markings.levels))})"
             rf"{true_stars}(?P<period>{_STRICT_PERIOD})"
         ),
-        field=re.compile(rf"密级[:：]?(?P<level>{levels})"),
+        field=re.compile(
+            rf"{labels}[:：]?(?P<level>{levels})"
+            rf"(?:{char_class(''.join(markings.star_variants))}(?:{periods})?)?"
+        ),
+        label=re.compile(rf"{labels}[:：]?"),
         bare=re.compile(rf"(?P<level>{levels})"),
         companions=re.compile(companions),
     )
@@ -86,8 +94,13 @@ def detect(ctx: PageContext) -> list[Finding]:
     patterns = _patterns(config.markings.classification, config.headers)
     max_extra = config.scan.layout.alone_max_extra_chars
     findings = []
+    cells = ctx.field_values(patterns.label)
+    values = {id(value) for value in cells.values()}
     for line in ctx.page.lines:
-        text = normalize(line.text)
+        if id(line) in values:
+            continue  # read with its label
+        value = cells.get(id(line))
+        text = normalize(line.text) + (f"：{normalize(value.text)}" if value else "")
         if not text:
             continue
         side = [m.span() for m in patterns.companions.finditer(text)]
@@ -106,14 +119,22 @@ def detect(ctx: PageContext) -> list[Finding]:
                 continue
             if needs_top and not (ctx.in_top_zone(line) and ctx.in_left_zone(line)):
                 continue
+            read = min(line.confidence, value.confidence) if value else line.confidence
+            evidence = line.text.strip() + (f" {value.text.strip()}" if value else "")
             findings.append(
                 ctx.finding(
                     NAME,
                     match.group("level"),
-                    confidence * min(1.0, 0.5 + line.confidence),
-                    line.text.strip(),
-                    line.bbox,
+                    confidence * min(1.0, 0.5 + read),
+                    evidence,
+                    _union(line.bbox, value.bbox) if value else line.bbox,
                 )
             )
             break
     return findings
+
+
+def _union(a: BBox | None, b: BBox | None) -> BBox | None:
+    if a is None or b is None:
+        return a or b
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))

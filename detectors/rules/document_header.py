@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from statistics import median
 
 from detectors.config import Headers, Markings
 from detectors.context import PageContext
-from detectors.model import Finding, TextLine
-from detectors.rules._text import alternation, char_class, leftover, normalize
-from detectors.rules.handling_marking import any_marking
+from detectors.model import BBox, Finding, TextLine
+from detectors.rules._organ import header_suffix, organ_name
+from detectors.rules._text import alternation, char_class, leftover, normalize, spaced_alternation
+from detectors.rules.handling_marking import TITLE_END, any_marking
 
 NAME = "document_header"
 
@@ -33,20 +35,25 @@ _BARE_AGENCY = re.compile(r"[发函字电办报令]$")
 _STRONG = 2
 _WEAK = 1
 _TOP_LEFT_BLOCK = ("urgency", "marking_block")
+_TITLE_LINES = 4
+"""A document's title follows its organ mark within this many lines (number, rule, blank)."""
+_MIN_TITLE_CHARS, _MAX_TITLE_CHARS = 6, 48
+_SENTENCE = re.compile(r"^(?:根据|按照|依据|依照|据)|[,.;!?，。；！？]")
+_MARK_SCALE = 1.6
+"""An organ mark is set at least this many times the height of the page's usual line."""
 
 
 @dataclass(frozen=True)
 class _Patterns:
     doc_number: re.Pattern[str]
     issuer: re.Pattern[str]
-    organ_suffix: re.Pattern[str]
-    organ_word: re.Pattern[str]
     copy_number: re.Pattern[str]
     urgency: re.Pattern[str]
     cc: re.Pattern[str]
     printed: re.Pattern[str]
     telegram: re.Pattern[str]
     marking: re.Pattern[str]
+    cell_label: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,24 @@ class _Feature:
     weight: int
     confidence: float
     line: TextLine
+    value: TextLine | None = None
+    """The value beside a form's label cell, read with it."""
+
+    @property
+    def evidence(self) -> str:
+        return " ".join(ln.text.strip() for ln in (self.line, self.value) if ln is not None)
+
+    @property
+    def bbox(self) -> BBox | None:
+        boxes = [ln.bbox for ln in (self.line, self.value) if ln is not None and ln.bbox]
+        if not boxes:
+            return None
+        return (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
 
 
 @lru_cache(maxsize=8)
@@ -70,16 +95,27 @@ def _patterns(headers: Headers, markings: Markings) -> _Patterns:
     return _Patterns(
         doc_number=re.compile(doc_number),
         issuer=re.compile(rf"{alternation(headers.issuer_labels)}[:：]?(?:{_CJK}{{2,4}})?"),
-        organ_suffix=re.compile(rf"{alternation(headers.organ_mark.suffixes)}$"),
-        organ_word=re.compile(alternation(headers.organ_mark.organ_words)),
         copy_number=re.compile(rf"^(?:份号[:：]?)?\d{{{headers.copy_number_digits}}}$"),
         urgency=re.compile(alternation(headers.urgency)),
         cc=re.compile(rf"^{alternation((*colophon.cc_labels, *colophon.main_labels))}[:：]"),
         printed=re.compile(rf"{_DATE}{re.escape(colophon.printed_suffix)}$"),
-        # Telegram header fields stand as table cells or "label：value", not inside prose.
-        telegram=re.compile(rf"(?:^|\s)({alternation(headers.telegram_fields)})\s*(?:[:：]|\s|$)"),
+        telegram=telegram_pattern(headers),
         marking=any_marking(markings),
+        cell_label=re.compile(rf"{alternation(headers.cell_labels)}[:：]?"),
     )
+
+
+@lru_cache(maxsize=8)
+def telegram_pattern(headers: Headers) -> re.Pattern[str]:
+    """A telegram header field (发电单位, 等　级, 电报号): it stands as a table cell or as
+    "label：value", not inside prose. Group 1 is the label as printed."""
+    fields = spaced_alternation(headers.telegram_fields)
+    return re.compile(rf"(?:^|\s)({fields})\s*(?:[:：]|\s|$)")
+
+
+def telegram_fields(text: str, headers: Headers) -> set[str]:
+    """The distinct telegram fields on a line of text."""
+    return {normalize(m.group(1)) for m in telegram_pattern(headers).finditer(text.strip())}
 
 
 def detect(ctx: PageContext) -> list[Finding]:
@@ -90,9 +126,7 @@ def detect(ctx: PageContext) -> list[Finding]:
     features = list(_features(ctx, patterns))
     if _score(features) < headers.min_features:
         return []
-    return [
-        ctx.finding(NAME, f.label, f.confidence, f.line.text.strip(), f.line.bbox) for f in features
-    ]
+    return [ctx.finding(NAME, f.label, f.confidence, f.evidence, f.bbox) for f in features]
 
 
 def _score(features: list[_Feature]) -> int:
@@ -116,19 +150,23 @@ def _features(ctx: PageContext, patterns: _Patterns) -> Iterator[_Feature]:
         _marking_block,
         _colophon,
     )
-    telegram_fields: set[str] = set()
+    fields: set[str] = set()
+    cells = ctx.field_values(patterns.cell_label)
+    values = {id(value) for value in cells.values()}
     for line in ctx.page.lines:
-        text = normalize(line.text)
+        if id(line) in values:
+            continue  # read with its label
+        value = cells.get(id(line))
+        text = normalize(line.text) + (f"：{normalize(value.text)}" if value else "")
         if not text:
             continue
         for check in checks:
             feature = check(ctx, line, text, patterns)
             if feature is not None:
-                yield feature
-        if len(telegram_fields) < 2:
-            fields = patterns.telegram.finditer(line.text.strip())
-            telegram_fields.update(m.group(1) for m in fields)
-            if len(telegram_fields) >= 2:  # once per page, at the line that completes it
+                yield replace(feature, value=value)
+        if len(fields) < 2:
+            fields |= telegram_fields(line.text, ctx.config.headers)
+            if len(fields) >= 2:  # once per page, at the line that completes it
                 yield _Feature("telegram", _STRONG, 0.85, line)
 
 
@@ -148,20 +186,48 @@ def _doc_number(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _F
 
 
 def _organ_mark(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
-    if len(text) > ctx.config.headers.organ_mark.max_chars or text.startswith("关于"):
-        return None
-    organ = p.organ_word.search(text)
-    if organ is None or "的" in text or p.marking.fullmatch(text):
+    organ = ctx.config.headers.organ_mark
+    if "的" in text or p.marking.fullmatch(text) or not organ_name(text, organ):
         return None  # 内部文件 is a marking, not the organ 内部 + 文件
-    suffix = p.organ_suffix.search(text)
     red = ctx.is_red(line)
-    if suffix is not None and suffix.start() >= organ.end() and (red or ctx.in_top_zone(line)):
+    if header_suffix(text, organ) and (red or ctx.in_top_zone(line)):
         return _Feature("organ_mark", _STRONG, 0.95 if red else 0.85, line)
     if red and ctx.in_top_zone(line) and len(text) >= 4:
-        # 信函格式: the organ name alone, in red, without 文件. Weak: a web site's masthead
-        # or the arc text of an invoice seal looks the same.
+        # The organ name alone, in red, without 文件 (信函格式, a notice issued without number
+        # or rule): strong over the document's title. Weak elsewhere: a web site's masthead,
+        # a gate plaque or the arc text of an invoice seal look the same.
+        if _large(ctx, line) and _title_below(ctx, line):
+            return _Feature("organ_mark", _STRONG, 0.85, line)
         return _Feature("organ_mark", _WEAK, 0.7, line)
     return None
+
+
+def _large(ctx: PageContext, mark: TextLine) -> bool:
+    """Set large, as an organ mark is: well above the page's usual line (by box or size)."""
+    lines = ctx.page.lines
+    if mark.bbox is not None:
+        heights = [ln.bbox[3] - ln.bbox[1] for ln in lines if ln.bbox is not None]
+        return mark.bbox[3] - mark.bbox[1] >= _MARK_SCALE * median(heights)
+    sizes = [ln.size for ln in lines if ln.size]
+    return bool(mark.size and sizes) and (mark.size or 0) >= _MARK_SCALE * median(sizes)
+
+
+def _title_below(ctx: PageContext, mark: TextLine) -> bool:
+    """Whether a document's title (关于…的通知, …工作方案) follows the mark within a few
+    lines: what makes a red organ name the head of a document. A title is no sentence:
+    根据《…的通知》 in running text is a quote."""
+    rank = ctx.index_of(mark)
+    for line in ctx.page.lines:
+        text = normalize(line.text)
+        if (
+            0 < ctx.index_of(line) - rank <= _TITLE_LINES
+            and not ctx.is_red(line)
+            and _MIN_TITLE_CHARS <= len(text) <= _MAX_TITLE_CHARS
+            and TITLE_END.search(text)
+            and not _SENTENCE.search(text)
+        ):
+            return True
+    return False
 
 
 def _marking_block(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
@@ -189,7 +255,8 @@ def _issuer(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Featu
 
 
 def _copy_number(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
-    if p.copy_number.match(text) and ctx.in_top_zone(line) and ctx.in_left_zone(line):
+    labelled = text.startswith("份号")  # a form's 份号 cell stands where the form puts it
+    if p.copy_number.match(text) and ctx.in_top_zone(line) and (labelled or ctx.in_left_zone(line)):
         return _Feature("copy_number", _WEAK, 0.7, line)
     return None
 
@@ -198,7 +265,8 @@ def _urgency(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feat
     match = p.urgency.search(text)
     if match is None or not ctx.in_top_zone(line):
         return None
-    if leftover(text, [match.span(), *(m.span() for m in re.finditer(r"\d{6}", text))]) > 0:
+    spans = [match.span(), *(m.span() for m in re.finditer(r"\d{6}", text))]
+    if leftover(text, [*spans, *(m.span() for m in p.cell_label.finditer(text))]) > 0:
         return None
     return _Feature("urgency", _WEAK, 0.7, line)
 

@@ -21,7 +21,7 @@ NAME = "handling_marking"
 
 # Short, common words that are markings only where markings stand (top or bottom of a page).
 _AMBIGUOUS = frozenset({"内部", "草稿", "初稿", "修改稿", "敏感信息"})
-_TITLE_END = re.compile(
+TITLE_END = re.compile(
     r"(通知|通告|通报|公告|意见|办法|方案|规定|规划|报告|细则|条例|决定|纪要|请示|批复|函|要点|计划|"
     r"名单|清单|说明|预案|制度|规则|安排|指南|标准|措施)[》>」]?$"
 )
@@ -127,7 +127,7 @@ def _is_title(text: str) -> bool:
         return False
     if "《" in text and not text.startswith("《"):
         return False
-    return _TITLE_END.search(text) is not None
+    return TITLE_END.search(text) is not None
 
 
 def _marking(ctx: PageContext, line: TextLine, word: str) -> Finding:

@@ -28,10 +28,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detectors.config import OrganMark, RedHeaderSettings
+from detectors.config import RedHeaderSettings
 from detectors.context import PageContext
 from detectors.model import BBox, Finding, TextLine
+from detectors.rules._organ import header_suffix, organ_name
 from detectors.rules._text import alternation, normalize
+from detectors.rules.document_header import telegram_fields
 from detectors.rules.handling_marking import any_marking
 from detectors.vision.color import paper_color
 from detectors.vision.geometry import components
@@ -48,8 +50,6 @@ _RULE_ONLY = 0.4
 _NO_NUMBER_PENALTY = 0.1
 """Mark and rule without (black) text between them, where the 发文字号 stands."""
 _ORGAN_TEXT_BONUS = 0.05
-_NOT_ORGAN = 0.4
-"""The red text above the rule was read and names no organ: a slide title, a shop sign."""
 _TEXT_PATH = 0.8
 
 _SEGMENT_MIN_ELONGATION = 12
@@ -75,6 +75,9 @@ _GRID_MIN_SIDE = 0.1
 _GRID_MIN_GLYPHS = 1.5
 """A frame or table is larger than this many heights of the page's tallest line of text: a
 big bold glyph of the organ mark (区, 国, 回) is a box with full rows and columns too."""
+_TELEGRAM_MIN_FIELDS = 2
+_TELEGRAM_TITLE_GAP = 0.2
+"""A telegram's red title stands at most this share of the page height above its fields."""
 _MAX_RED_BODY_LINES = 2
 """Red lines of text between the rule and the end of the band: a menu, a poster."""
 _MIN_COLUMN_LINES, _COLUMN_SHARE = 8, 0.6
@@ -104,10 +107,8 @@ class _Outcome:
 def detect(ctx: PageContext) -> list[Finding]:
     settings = ctx.config.scan.red_header
     mask = ctx.red_mask
-    if mask is not None:
-        outcome = _visual(ctx, mask.view(np.uint8), settings)
-        if outcome.findings or outcome.rejected:
-            return outcome.findings
+    if mask is not None:  # a page image shows whether there is a rule: it decides
+        return _visual(ctx, mask.view(np.uint8), settings).findings
     return _textual(ctx, settings)
 
 
@@ -128,6 +129,9 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
         and max(_share(area), _share(band[top:, left:right])) > too_red
     ):
         return _Outcome([], "poster")
+    telegram = _telegram(ctx, mask, left, right, settings)
+    if telegram is not None:
+        return _Outcome([telegram])
     glyph = _tallest_line(ctx)
     if _red_grid(mask, glyph) and _red_grid(area, glyph):
         return _Outcome([], "grid")
@@ -142,15 +146,17 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     reason = _not_a_header(ctx, settings, red_text, body_red, boundary, right - left)
     if reason:
         return _Outcome([], reason)
-    confidence = _confidence(ctx, mark, rule)
+    organ = ctx.config.headers.organ_mark
+    full_mark = any(header_suffix(line.text, organ) for line in red_text)
+    confidence = _confidence(ctx, mark, rule, full_mark)
     if confidence is None:
         return _Outcome([])
     evidence = " ".join(line.text.strip() for line in red_text)
     if evidence:  # OCR read the red text: it must name an organ
         # Line by line: a joint document (联合行文) stacks one organ mark per line.
-        organ, marking = ctx.config.headers.organ_mark, any_marking(ctx.config.markings)
-        organ_like = any(_organ_like(line.text, organ, marking) for line in red_text)
-        confidence = confidence + _ORGAN_TEXT_BONUS if organ_like else _NOT_ORGAN
+        if not any(_organ_like(ctx, line) for line in red_text):
+            return _Outcome([], "names no organ")  # a notice's title, a chapter, a shop
+        confidence += _ORGAN_TEXT_BONUS
     boxes = [b.bbox for b in (rule,) if b is not None] + ([mark] if mark else [])
     finding = ctx.finding(
         NAME,
@@ -210,15 +216,25 @@ def _side_by_side(a: BBox, b: BBox) -> bool:
     return apart and overlap >= 0.5 * min(a[3] - a[1], b[3] - b[1])
 
 
-def _confidence(ctx: PageContext, mark: BBox | None, rule: _Rule | None) -> float | None:
-    """How sure the red shapes are a header; None when they are not enough on this page."""
+def _confidence(
+    ctx: PageContext, mark: BBox | None, rule: _Rule | None, full_mark: bool
+) -> float | None:
+    """How sure the red shapes are a header; None when they are not enough on this page.
+
+    Without a rule, red glyphs are a header only when OCR reads them as an organ name with
+    its header word (…文件, …简报, …明电): the rule is there but lost in the photo (faded,
+    tilted, folded), and no plaque, heading or masthead reads like that. Red text naming an
+    organ alone is a gate plaque as much as a letterhead.
+    """
     below = rule.bbox[3] if rule else (mark[3] if mark else 0)
     if mark and rule:
         between = _dark_share(ctx, (mark[0], mark[3], mark[2], rule.bbox[1]))
         return _BOTH - (0.0 if between >= _MIN_INK_SHARE else _NO_NUMBER_PENALTY)
     if not _document_below(ctx, below):
         return None
-    return _MARK_ONLY if mark else _RULE_ONLY
+    if rule:
+        return _RULE_ONLY
+    return _MARK_ONLY if full_mark else None
 
 
 def _describe(mark: BBox | None, rule: _Rule | None) -> str:
@@ -323,6 +339,53 @@ def _separate_glyphs(row: Mask) -> bool:
     count, _, stats = components(row)
     widest = int(stats[1:count, 2].max()) if count > 1 else 0
     return widest <= _MAX_GLYPH_WIDTH * row.shape[0]
+
+
+def _telegram(
+    ctx: PageContext, mask: Mask, left: int, right: int, settings: RedHeaderSettings
+) -> Finding | None:
+    """明电 / 密码电报: a red title, then a red rule or the red top edge of a table whose
+    cells hold the telegram's fields (发电单位, 等　级, 电报号). The table may be ruled in red
+    all through, which makes it a grid like an invoice's; an invoice has neither such a
+    title nor such cells."""
+    headers, height = ctx.config.headers, _page_height(mask)
+    cells = [
+        (line, telegram_fields(line.text, headers))
+        for line in ctx.page.lines
+        if line.bbox is not None and not ctx.is_red(line)
+    ]
+    cells = [(line, found) for line, found in cells if found]
+    if len(set().union(*(found for _, found in cells))) < _TELEGRAM_MIN_FIELDS:
+        return None
+    top = min(line.bbox[1] for line, _ in cells if line.bbox)
+    titles = [
+        line
+        for line in _red_lines(ctx, max(0, top - round(_TELEGRAM_TITLE_GAP * height)), top)
+        if line.bbox
+        and line.bbox[3] <= top
+        and line.bbox[3] - line.bbox[1] >= settings.min_mark_height_ratio * height
+        and _organ_like(ctx, line)
+    ]
+    if not titles:
+        return None
+    title = max(titles, key=lambda line: line.bbox[3] if line.bbox else 0)
+    assert title.bbox is not None
+    rule = _find_rule(mask[title.bbox[3] : top], left, right, height, settings)
+    if rule is None:
+        return None
+    x0, y0, x1, y1 = rule.bbox
+    edge = (x0, y0 + title.bbox[3], x1, y1 + title.bbox[3])
+    return ctx.finding(
+        NAME,
+        LABEL,
+        _BOTH + _ORGAN_TEXT_BONUS,
+        title.text.strip(),
+        _union([title.bbox, edge]),
+        organ_mark=True,
+        rule=True,
+        double_rule=rule.double,
+        telegram=True,
+    )
 
 
 def _red_grid(mask: Mask, glyph_height: int) -> bool:
@@ -458,27 +521,27 @@ def _textual(ctx: PageContext, settings: RedHeaderSettings) -> list[Finding]:
 def _red_organ_line(ctx: PageContext, settings: RedHeaderSettings) -> TextLine | None:
     """The first line that a text layer prints in red, large, at the top, naming an organ."""
     words = _banner_words(settings.banner_words)
-    organ = ctx.config.headers.organ_mark
-    marking = any_marking(ctx.config.markings)
     for line in ctx.page.lines:
         if (
             line.color == "red"
             and (line.size or 0) >= settings.min_text_size
             and ctx.in_top_zone(line)
-            and _organ_like(line.text, organ, marking)
+            and _organ_like(ctx, line)
             and not words.search(normalize(line.text))
         ):
             return line
     return None
 
 
-def _organ_like(text: str, organ: OrganMark, marking: re.Pattern[str]) -> bool:
-    """Reads like an organ mark: short, ends with 文件/纪要/…, or names an organ; not a
-    marking printed in red (内部文件 ends like 某某局文件)."""
-    compact = normalize(text)
-    if not compact or len(compact) > organ.max_chars or marking.fullmatch(compact):
+def _organ_like(ctx: PageContext, line: TextLine) -> bool:
+    """Reads like an organ mark: an organ name (…人民政府, …局文件, …办公室明电) or a header
+    title that names none (密码电报); not a marking printed in red (内部文件 ends like
+    某某局文件)."""
+    organ = ctx.config.headers.organ_mark
+    compact = normalize(line.text)
+    if not compact or any_marking(ctx.config.markings).fullmatch(compact):
         return False
-    return compact.endswith(organ.suffixes) or any(w in compact for w in organ.organ_words)
+    return compact in organ.titles or organ_name(compact, organ)
 
 
 @lru_cache(maxsize=8)

@@ -5,6 +5,12 @@ everything looks "warm". So the page is first white-balanced on its own paper (t
 pixels), with the per-channel gains capped to what a lamp can do: a red poster is not
 "balanced" into grey, and red ink stays red. Then red is a hue near 0° with enough
 saturation and brightness.
+
+A photo of a monitor shifts the ink itself, not the paper: the panel's subpixels and the
+camera turn red toward magenta or orange, which white balance on the paper cannot undo. So
+the hue window follows the picture's own red ink, by at most `max_hue_shift`, measured on
+the saturated pixels near red. Ink is a small share of a page; a brown desk or an orange
+wall around it is not, and then the window stays where it is.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ BoolMask = npt.NDArray[np.bool_]
 
 _SAMPLE_SIDE = 256
 """Paper colour is estimated on a copy this small: it is a global, smooth quantity."""
+_HUE_TURN = 180
+_MIN_INK_PIXELS = 200
+"""Fewer reddish pixels than this say nothing about the ink's hue."""
 _PAPER_PERCENTILE = 90
 """Bright pixels stand for the paper; the top few percent may be highlights."""
 
@@ -27,14 +36,34 @@ _PAPER_PERCENTILE = 90
 def red_mask(image: RgbImage, settings: RedSettings) -> BoolMask:
     """True where the (white-balanced) page shows seal or header red."""
     balanced = white_balance(image, settings.max_white_balance_gain)
-    hsv = cv2.cvtColor(balanced, cv2.COLOR_RGB2HSV)
-    low = cv2.inRange(
-        hsv, (0, settings.min_saturation, settings.min_value), (settings.hue_low_max, 255, 255)
-    )
-    high = cv2.inRange(
-        hsv, (settings.hue_high_min, settings.min_saturation, settings.min_value), (180, 255, 255)
-    )
-    return np.asarray(cv2.bitwise_or(low, high) > 0)
+    hsv = np.asarray(cv2.cvtColor(balanced, cv2.COLOR_RGB2HSV), dtype=np.uint8)
+    hue = _signed_hue(hsv[..., 0])
+    vivid = (hsv[..., 1] >= settings.min_saturation) & (hsv[..., 2] >= settings.min_value)
+    low, high = settings.hue_high_min - _HUE_TURN, settings.hue_low_max
+    shift = _ink_shift(hue, vivid, low, high, settings)
+    return np.asarray(vivid & (hue >= low + shift) & (hue <= high + shift))
+
+
+def _signed_hue(hue: npt.NDArray[np.uint8]) -> npt.NDArray[np.int16]:
+    """OpenCV hue (0-180) as degrees/2 around red: -90..89, so the red window is one range."""
+    signed = hue.astype(np.int16)
+    return np.where(signed >= _HUE_TURN // 2, signed - _HUE_TURN, signed).astype(np.int16)
+
+
+def _ink_shift(
+    hue: npt.NDArray[np.int16], vivid: BoolMask, low: int, high: int, settings: RedSettings
+) -> int:
+    """How far the picture's red ink sits from the window's centre, within the shift cap;
+    0 when the reddish pixels are too many to be ink (a desk, a wall, a poster)."""
+    cap = settings.max_hue_shift
+    if cap == 0:
+        return 0
+    reddish = vivid & (hue >= low - cap) & (hue <= high + cap)
+    count = int(np.count_nonzero(reddish))
+    if count < _MIN_INK_PIXELS or count > settings.max_ink_share * reddish.size:
+        return 0
+    offset = float(np.median(hue[reddish])) - settings.ink_hue
+    return round(min(max(offset, -cap), cap))
 
 
 def white_balance(image: RgbImage, max_gain: float) -> RgbImage:

@@ -1,0 +1,191 @@
+"""Forms and look-alikes the corpus generator never drew, scanned end to end with real OCR:
+telegram forms (密码电报, 明电) with label and value in cells of their own, 上行文 with the
+organ mark lower on the page, a notice whose red organ name stands alone, photos of a
+monitor with the red shifted, and red things that are no red header."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from form_synth import (
+    book_page,
+    community_notice,
+    gate_plaque,
+    itinerary,
+    jpeg,
+    menu,
+    monitor_photo,
+    newspaper,
+    organ_alone_notice,
+    organ_alone_pdf,
+    png,
+    quota_invoice,
+    red_heading_pdf,
+    taxi_receipt,
+    telegram_form,
+    telegram_pdf,
+    upward_report,
+)
+from vision_synth import photograph, render_official_page
+
+from detectors import ScanConfig, Scanner, ScanReport
+from detectors.policy import fired
+from detectors.vision.color import red_mask
+
+
+@pytest.fixture(scope="module")
+def scanner(config: ScanConfig) -> Scanner:
+    return Scanner(config)
+
+
+def _scan(scanner: Scanner, data: bytes, name: str) -> tuple[ScanReport, set[str]]:
+    report = scanner.scan(data, name)
+    assert report.error is None, report.error
+    return report, fired(report.findings, scanner.config.policy.min_confidence)
+
+
+def _photo(page: np.ndarray, seed: int, **kwargs: object) -> bytes:
+    shot, _ = photograph(page, (3000, 4000), seed=seed, **kwargs)  # type: ignore[arg-type]
+    return jpeg(shot)
+
+
+RIGHT_COLUMN_LEVEL = (
+    ("发电单位", "江湾市人民政府办公室", "等　级", "特提"),
+    ("签　发", "卢思远", "密　级", "秘密★3个月"),
+    ("电报号", "湾政办电〔2023〕44号", "份　号", "000046"),
+)
+"""The level in the right-hand column: not top-left, a marking only as its cell's value."""
+
+
+# Telegram forms.
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "level"),
+    [
+        ("密码电报.png", lambda: png(telegram_form()), "机密"),
+        ("明电.png", lambda: png(telegram_form("江湾市人民政府办公室明电")), "机密"),
+        ("右栏密级.png", lambda: png(telegram_form(fields=RIGHT_COLUMN_LEVEL)), "秘密"),
+        ("明电.pdf", telegram_pdf, "机密"),
+        ("密码电报.jpg", lambda: _photo(telegram_form(), seed=3), "机密"),
+        (
+            "明电-warm.jpg",
+            lambda: _photo(telegram_form("江湾市人民政府办公室明电"), seed=5, warm=True),
+            "机密",
+        ),
+        ("密码电报-monitor.jpg", lambda: jpeg(monitor_photo(telegram_form())), "机密"),
+    ],
+)
+def test_telegram_form(scanner: Scanner, name: str, make: Callable[[], bytes], level: str) -> None:
+    """The level in the 密级 cell is a classification marking, the fields make a header, the
+    red title over the red-ruled table is the red header: a leaked telegram is critical."""
+    report, names = _scan(scanner, make(), name)
+    assert {"classification_marking", "document_header", "red_header"} <= names, report.findings
+    assert f"classification_marking:{level}" in names
+    assert report.verdict.label == "critical"
+    (red,) = [f for f in report.findings if f.detector == "red_header"]
+    assert red.details.get("telegram")
+
+
+def test_telegram_level_in_a_black_table_without_red_title(scanner: Scanner) -> None:
+    """A table ruled in black under a black title: the level in its 密级 cell still counts,
+    but nothing red makes a red header."""
+    page = telegram_form("公务联系单", grid=(30, 30, 30), title_ink=(30, 30, 30))
+    report, names = _scan(scanner, png(page), "联系单.png")
+    assert "classification_marking:机密" in names
+    assert not [f for f in report.findings if f.detector == "red_header"]
+
+
+# 上行文 and an organ name alone.
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("请示.png", lambda: png(upward_report())),
+        ("报告.jpg", lambda: _photo(upward_report(kind="报告"), seed=8, fill=0.9)),
+        ("请示.jpg", lambda: _photo(upward_report(organ="江湾市人民政府"), seed=11)),
+    ],
+)
+def test_upward_report_has_a_red_header(
+    scanner: Scanner, name: str, make: Callable[[], bytes]
+) -> None:
+    report, names = _scan(scanner, make(), name)
+    assert {"red_header", "document_header:issuer"} <= names, report.findings
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("通知.png", lambda: png(organ_alone_notice())),
+        ("通知.jpg", lambda: _photo(organ_alone_notice(), seed=2)),
+        ("通知.pdf", organ_alone_pdf),
+    ],
+)
+def test_red_organ_name_alone_over_a_title_is_a_header(
+    scanner: Scanner, name: str, make: Callable[[], bytes]
+) -> None:
+    """No number, no rule: the red organ name over the notice's title is its 发文机关标志.
+    Without a rule it is no red header."""
+    report, names = _scan(scanner, make(), name)
+    assert "document_header:organ_mark" in names, report.findings
+    assert "red_header" not in names
+
+
+# Monitor photos.
+
+
+@pytest.mark.parametrize("cast", ["magenta", "orange"])
+def test_monitor_photo_with_shifted_red(scanner: Scanner, config: ScanConfig, cast: str) -> None:
+    """Moiré and a panel that turns red toward magenta or orange: the mark is still red."""
+    synth = render_official_page(1240)
+    shot = monitor_photo(synth.image, cast=cast, seed=1)
+    assert synth.mark_box
+    x0, y0, x1, y1 = synth.mark_box
+    assert red_mask(shot, config.scan.red)[y0:y1, x0:x1].mean() > 0.1
+    report, names = _scan(scanner, jpeg(shot), f"monitor-{cast}.jpg")
+    assert {"red_header", "classification_marking"} <= names, report.findings
+
+
+def test_brown_desk_is_not_red_ink(config: ScanConfig) -> None:
+    """The hue window follows the ink, not a desk: a page on warm wood keeps the plain
+    window, and the wood does not turn red."""
+    synth = render_official_page(1240, seal=False)
+    shot, _ = photograph(synth.image, (1500, 2000), seed=4, fill=0.6)
+    mask = red_mask(shot, config.scan.red)
+    assert mask[:, :100].mean() < 0.01  # the desk left of the page
+
+
+# Red look-alikes.
+
+
+LOOK_ALIKES: list[tuple[str, Callable[[], bytes]]] = [
+    ("停水通知.png", lambda: png(community_notice())),
+    ("停水通知.jpg", lambda: _photo(community_notice(), seed=6)),
+    ("菜单.png", lambda: png(menu())),
+    ("菜单.jpg", lambda: _photo(menu(), seed=9)),
+    ("出租车票.jpg", lambda: jpeg(taxi_receipt())),
+    ("定额发票.jpg", lambda: jpeg(quota_invoice())),
+    ("报纸.png", lambda: png(newspaper())),
+    ("书页.jpg", lambda: _photo(book_page(), seed=12)),
+    ("行程单.png", lambda: png(itinerary())),
+    ("门牌.jpg", lambda: jpeg(gate_plaque())),
+    ("方案.pdf", lambda: red_heading_pdf("第一部分　项目建设方案")),
+    ("总结.pdf", lambda: red_heading_pdf("2023年度安全生产工作总结", rule=True)),
+    ("通知.pdf", lambda: red_heading_pdf("关于举办职工运动会的通知")),
+    ("简章.pdf", lambda: red_heading_pdf("江湾大学2023年招生简章", rule=True)),
+    ("安排.pdf", lambda: red_heading_pdf("社区服务中心暑期活动安排")),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), LOOK_ALIKES, ids=[n for n, _ in LOOK_ALIKES])
+def test_red_look_alike_is_no_red_header(
+    scanner: Scanner, name: str, make: Callable[[], bytes]
+) -> None:
+    """Red titles, rules, frames, mastheads and seals on things that are not official
+    documents: no red header finding at all, and no alert."""
+    report, _ = _scan(scanner, make(), name)
+    assert [f for f in report.findings if f.detector == "red_header"] == []
+    assert report.verdict.label == "clean", report.findings
