@@ -1,6 +1,7 @@
 """Scanner benchmark: detection quality on the seeded corpus and speed per OCR engine.
 
     python -m benchmarks.scan            # full run: numbers into README.md and results JSON
+    python -m benchmarks.scan --model 2  # the second page model (tests/corpus2), per form × capture
 
 Quality: precision and recall per detector over the corpus (positives are re-photographed
 pages and files, negatives are hard negatives that must stay clean), and the false-alert
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import scan_model2
 from benchmarks.fonts import HELD_OUT_HELP, held_out_fonts
 from benchmarks.readme import update_readme
 from detectors import ScanConfig, Scanner, load_config
@@ -144,10 +146,19 @@ def misses(run: EngineRun) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--positives", type=int, default=270)
-    parser.add_argument("--negatives", type=int, default=160)
+    parser.add_argument("--positives", type=int, default=None, help="default 270 (model 2: 200)")
+    parser.add_argument("--negatives", type=int, default=None, help="default 160 (model 2: 100)")
     parser.add_argument("--photos-12mp", type=int, default=30)
-    parser.add_argument("--engines", default="rapidocr,tesseract")
+    parser.add_argument(
+        "--engines", default=None, help="default rapidocr,tesseract (model 2: rapidocr)"
+    )
+    parser.add_argument(
+        "--model",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="page model: 1 = tests/corpus (default), 2 = tests/corpus2, scored per form × capture",
+    )
     parser.add_argument(
         "--tesseract-limit", type=int, default=120, help="items for the slow engine"
     )
@@ -155,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--held-out-fonts", type=Path, metavar="DIR", help=HELD_OUT_HELP)
     args = parser.parse_args(argv)
+    if args.model == 2:
+        return _model2(args)
+    args.positives = 270 if args.positives is None else args.positives
+    args.negatives = 160 if args.negatives is None else args.negatives
+    args.engines = args.engines or "rapidocr,tesseract"
 
     fonts = held_out_fonts(args.held_out_fonts)
     name = f"corpus-{args.seed}-{args.positives}-{args.negatives}{fonts}"
@@ -177,6 +193,20 @@ def main(argv: list[str] | None = None) -> int:
     (OUT / "scan-results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
     if not (args.no_readme or fonts):
         update_readme("scan", render_markdown(results))
+    return 0
+
+
+def _model2(args: argparse.Namespace) -> int:
+    positives = scan_model2.POSITIVES if args.positives is None else args.positives
+    negatives = scan_model2.NEGATIVES if args.negatives is None else args.negatives
+    items = scan_model2.corpus(OUT, args.seed, positives, negatives)
+    for engine in (args.engines or "rapidocr").split(","):
+        run = run_engine(engine, items, args.workers)
+        rows = [
+            dict(item, fired=r.fired, verdict=r.verdict, error=r.error, ms=r.ms)
+            for item, r in zip(items, run.items, strict=True)
+        ]
+        print(scan_model2.report(rows, OUT, args.seed, engine, readme=not args.no_readme))
     return 0
 
 

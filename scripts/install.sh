@@ -31,6 +31,14 @@ if [ "${1:-}" != "--no-dev" ] \
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium
 fi
 
+# The second page model (tests/corpus2) sets its pages with LibreOffice, at generation time
+# only; development installs need it, the service never does.
+if [ "${1:-}" != "--no-dev" ] && ! command -v soffice >/dev/null; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    libreoffice-writer-nogui
+fi
+
 PYTHON="${PYTHON:-python3}"
 TARGET=".[dev]"
 if [ "${1:-}" = "--no-dev" ]; then TARGET="."; fi
