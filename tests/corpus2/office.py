@@ -125,15 +125,23 @@ def _is_red(colour: Sequence[float] | None) -> bool:
 
 
 def red_rules(page: pymupdf.Page) -> list[Box]:
-    """Full-width red strokes (rules, a red table's top border), top to bottom."""
+    """Full-width red strokes (rules, a red table's top border), top to bottom. Segments on
+    one level are one rule: a party organ's rule is two halves with a star between them."""
     width = page.rect.width
-    found: set[Box] = set()
+    levels: dict[int, list[Box]] = {}
     for drawing in page.get_drawings():
         colour = drawing.get("color") or drawing.get("fill")
         rect = drawing["rect"]
-        if _is_red(colour) and rect.width > 0.45 * width and rect.height < 8:
-            found.add((round(rect.x0), round(rect.y0 - 1), round(rect.x1), round(rect.y1 + 1)))
-    return sorted(found, key=lambda b: b[1])
+        if _is_red(colour) and rect.width > 0.1 * width and rect.height < 8:
+            box = (rect.x0, rect.y0 - 1, rect.x1, rect.y1 + 1)
+            levels.setdefault(round(rect.y0 / 3), []).append(box)
+    rules = []
+    for segments in levels.values():
+        x0, y0 = min(b[0] for b in segments), min(b[1] for b in segments)
+        x1, y1 = max(b[2] for b in segments), max(b[3] for b in segments)
+        if x1 - x0 > 0.6 * width:
+            rules.append((x0, y0, x1, y1))
+    return sorted(rules, key=lambda b: b[1])
 
 
 # LibreOffice sets a thin space between digits and an ideograph (Word's autospace), and its
