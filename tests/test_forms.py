@@ -32,7 +32,10 @@ from vision_synth import photograph, render_official_page
 
 from detectors import ScanConfig, Scanner, ScanReport
 from detectors.policy import fired
+from detectors.rules import classification_marking, document_header
+from detectors.rules._organ import organ_name
 from detectors.vision.color import red_mask
+from tests.conftest import context, laid_out_page
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +192,74 @@ def test_red_look_alike_is_no_red_header(
     report, _ = _scan(scanner, make(), name)
     assert [f for f in report.findings if f.detector == "red_header"] == []
     assert report.verdict.label == "clean", report.findings
+
+
+# The rules on laid-out lines (what OCR returns), without OCR.
+
+
+@pytest.mark.parametrize(
+    ("text", "organ"),
+    [
+        ("江湾市人民政府办公室", True),
+        ("中 共 广 州 市 委 员 会", True),
+        ("江湾市人民政府文件", True),
+        ("江湾市人民政府办公室明电", True),
+        ("宁夏回族自治区应急管理厅信息专报", True),
+        ("吉林省人民政府办公厅文仵", True),  # the last glyph of 文件 misread
+        ("第一部分项目建设方案", False),  # 部 inside a phrase
+        ("江湾科技有限公司年度经营计划", False),
+        ("社区服务中心暑期活动安排", False),
+        ("关于调整城区公交线路的请示", False),
+        ("江湾日报", False),
+        ("工作简报", False),  # a header word with no organ before it
+    ],
+)
+def test_organ_name(config: ScanConfig, text: str, organ: bool) -> None:
+    assert organ_name(text, config.headers.organ_mark) is organ
+
+
+def test_a_level_beside_its_label_counts_anywhere_on_the_row(config: ScanConfig) -> None:
+    """密　级 | 秘密★3个月 in a form's right-hand column: not top-left, but the value of the
+    field. The same value beside another label is no marking."""
+    rows = [
+        ("等　级", (170, 320, 280, 360)),
+        ("特提", (340, 320, 420, 360)),
+        ("密　级", (740, 320, 850, 360)),
+        ("秘密★3个月", (880, 320, 1060, 360)),
+        ("正文", (170, 900, 1000, 940)),
+    ]
+    (found,) = classification_marking.detect(context(laid_out_page(rows), config))
+    assert found.label == "秘密" and found.evidence == "密　级 秘密★3个月"
+    assert found.bbox == (740, 320, 1060, 360)
+    other = [("备　注", (740, 320, 850, 360)), ("秘密", (880, 320, 960, 360))]
+    assert classification_marking.detect(context(laid_out_page(other), config)) == []
+    far = [("密　级", (170, 320, 280, 360)), ("机密", (1000, 320, 1080, 360))]
+    assert classification_marking.detect(context(laid_out_page(far), config)) == []  # too far
+
+
+def test_letter_spaced_telegram_fields_and_cells(config: ScanConfig) -> None:
+    rows = [
+        ("发电单位", (170, 320, 300, 360)),
+        ("江湾市人民政府办公室", (340, 320, 660, 360)),
+        ("等　级", (170, 400, 280, 440)),
+        ("加急", (340, 400, 420, 440)),
+        ("份　号", (740, 400, 850, 440)),
+        ("000046", (880, 400, 1000, 440)),
+    ]
+    found = {f.label: f for f in document_header.detect(context(laid_out_page(rows), config))}
+    assert {"telegram", "urgency", "copy_number"} <= set(found)
+    assert found["copy_number"].evidence == "份　号 000046"
+
+
+def test_red_organ_name_over_a_quote_is_weak(config: ScanConfig) -> None:
+    """A portal's red banner names an organ; the line below quotes a notice in prose: no
+    title, so the red name alone is no header."""
+    page = laid_out_page(
+        [
+            ("中共厦门市委员会门户网站", (40, 40, 750, 120)),
+            ("根据《国务院办公厅关于做好干部考核工作的通知》", (100, 300, 1040, 345)),
+            ("要坚持问题导向和目标导向，聚焦群众反映强烈的突出问题。", (40, 360, 1040, 405)),
+        ]
+    )
+    page.image[40:120, 40:750] = (210, 30, 30)
+    assert document_header.detect(context(page, config)) == []

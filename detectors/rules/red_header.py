@@ -147,7 +147,7 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     if reason:
         return _Outcome([], reason)
     organ = ctx.config.headers.organ_mark
-    full_mark = any(header_suffix(line.text, organ) for line in red_text)
+    full_mark = any(_organ_like(ctx, ln) and header_suffix(ln.text, organ) for ln in red_text)
     confidence = _confidence(ctx, mark, rule, full_mark)
     if confidence is None:
         return _Outcome([])
