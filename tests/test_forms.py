@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import pytest
 from form_synth import (
@@ -30,9 +31,10 @@ from form_synth import (
 )
 from vision_synth import photograph, render_official_page
 
-from detectors import ScanConfig, Scanner, ScanReport
+from detectors import Page, ScanConfig, Scanner, ScanReport
+from detectors.context import PageContext
 from detectors.policy import fired
-from detectors.rules import classification_marking, document_header
+from detectors.rules import classification_marking, document_header, red_header
 from detectors.rules._organ import organ_name
 from detectors.vision.color import red_mask
 from tests.conftest import context, laid_out_page
@@ -263,3 +265,16 @@ def test_red_organ_name_over_a_quote_is_weak(config: ScanConfig) -> None:
     )
     page.image[40:120, 40:750] = (210, 30, 30)
     assert document_header.detect(context(page, config)) == []
+
+
+@pytest.mark.parametrize("degrees", [-6.0, 4.0])
+def test_a_tilted_rule_is_still_a_rule(config: ScanConfig, degrees: float) -> None:
+    """A photo of a header that was not straightened: the rule (split by a ★) runs at a slant,
+    its box is taller than the rule is thick, and its halves do not share a row."""
+    top = render_official_page(1240, organ="中共江湾市委员会", star_rule=True, top_half=True).image
+    h, w = top.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    tilted = cv2.warpAffine(top, turn, (w, h), borderValue=(255, 255, 255))
+    page = Page(source="photo.jpg", number=1, image=tilted)
+    (finding,) = red_header.detect(PageContext(page=page, config=config))
+    assert finding.details["rule"] and finding.details["organ_mark"]

@@ -56,6 +56,10 @@ _SEGMENT_MIN_ELONGATION = 12
 _SEGMENT_MIN_WIDTH = 0.12
 """Rule pieces (a rule split by a ★) are at least this share of the text width."""
 _SEGMENT_GAP = 0.12
+_MAX_TILT = 0.15
+"""A rule may run at up to about 8° in a photo that was not straightened."""
+_END_COLUMNS = 30
+"""A segment's ends, for their heights: this share (1/n) of its width on each side."""
 _DOUBLE_RULE_GAP = 0.02
 """Two rules this close (of page height) are one double rule (信函格式: thick over thin)."""
 _MARK_MIN_DENSITY, _MARK_MAX_DENSITY = 0.08, 0.75
@@ -243,28 +247,44 @@ def _describe(mark: BBox | None, rule: _Rule | None) -> str:
     return "red organ mark" if mark else "red rule"
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """A piece of a rule, with the heights of its two ends: a photo not quite straight
+    tilts it, so that its box is taller than the line is thick."""
+
+    bbox: BBox
+    y_left: float
+    y_right: float
+
+    @property
+    def slope(self) -> float:
+        return (self.y_right - self.y_left) / max(1, self.bbox[2] - self.bbox[0])
+
+
 def _find_rule(
     band: Mask, left: int, right: int, page_height: int, settings: RedHeaderSettings
 ) -> _Rule | None:
     """The lowest long, thin red horizontal rule in the band (pieces split by a ★ joined)."""
     text_width = right - left
     max_thickness = settings.max_rule_height_ratio * page_height
-    count, _, stats = components(band)
+    count, labels, stats = components(band)
     segments = []
-    for x, y, w, h, area in stats[1:count]:
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
         thickness = area / max(w, 1)
-        box = (int(x), int(y), int(x + w), int(y + h))
+        box = (x, y, x + w, y + h)
         if (
             w >= _SEGMENT_MIN_WIDTH * text_width
             and thickness <= max_thickness
-            and w >= _SEGMENT_MIN_ELONGATION * h
+            and w >= _SEGMENT_MIN_ELONGATION * thickness
+            and h <= thickness + _MAX_TILT * w
             and not _at_frame_edge(box, band.shape[1])
         ):
-            segments.append(box)
+            segments.append(_segment(labels[y : y + h, x : x + w] == i, box))
     rules = [
-        r
+        r.bbox
         for r in _join_segments(segments, _SEGMENT_GAP * text_width, max_thickness)
-        if r[2] - r[0] >= settings.min_rule_width_ratio * text_width
+        if r.bbox[2] - r.bbox[0] >= settings.min_rule_width_ratio * text_width
     ]
     if not rules:
         return None
@@ -276,15 +296,28 @@ def _find_rule(
     return _Rule(lowest)
 
 
-def _join_segments(segments: list[BBox], max_gap: float, max_thickness: float) -> list[BBox]:
+def _segment(part: npt.NDArray[np.bool_], box: BBox) -> _Segment:
+    """The segment of a component's pixels `part` (inside `box`), with its ends' heights."""
+    end = max(1, part.shape[1] // _END_COLUMNS)
+    rows = np.arange(part.shape[0], dtype=np.float64)[:, None]
+
+    def height(cols: npt.NDArray[np.bool_]) -> float:
+        return box[1] + float((rows * cols).sum() / max(1, int(cols.sum())))
+
+    return _Segment(box, height(part[:, :end]), height(part[:, -end:]))
+
+
+def _join_segments(
+    segments: list[_Segment], max_gap: float, max_thickness: float
+) -> list[_Segment]:
     """Collinear pieces with small gaps between them, as one rule each."""
-    rules: list[BBox] = []
-    for seg in sorted(segments, key=lambda s: s[0]):
-        centre = (seg[1] + seg[3]) / 2
+    rules: list[_Segment] = []
+    for seg in sorted(segments, key=lambda s: s.bbox[0]):
         for i, rule in enumerate(rules):
-            same_row = abs((rule[1] + rule[3]) / 2 - centre) <= max(max_thickness, 2)
-            if same_row and seg[0] - rule[2] <= max_gap:
-                rules[i] = _union([rule, seg])
+            gap = seg.bbox[0] - rule.bbox[2]
+            expected = rule.y_right + rule.slope * max(gap, 0)
+            if gap <= max_gap and abs(seg.y_left - expected) <= max(max_thickness, 2):
+                rules[i] = _Segment(_union([rule.bbox, seg.bbox]), rule.y_left, seg.y_right)
                 break
         else:
             rules.append(seg)
