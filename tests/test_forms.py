@@ -29,15 +29,15 @@ from form_synth import (
     telegram_pdf,
     upward_report,
 )
-from vision_synth import photograph, render_official_page
+from vision_synth import SynthPage, photograph, render_official_page
 
-from detectors import Page, ScanConfig, Scanner, ScanReport
+from detectors import Page, ScanConfig, Scanner, ScanReport, TextLine
 from detectors.context import PageContext
 from detectors.policy import fired
-from detectors.rules import classification_marking, document_header, red_header
+from detectors.rules import classification_marking, document_header, handling_marking, red_header
 from detectors.rules._organ import organ_name
 from detectors.vision.color import red_mask
-from tests.conftest import context, laid_out_page
+from tests.conftest import context, laid_out_page, text_page
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +278,72 @@ def test_a_tilted_rule_is_still_a_rule(config: ScanConfig, degrees: float) -> No
     page = Page(source="photo.jpg", number=1, image=tilted)
     (finding,) = red_header.detect(PageContext(page=page, config=config))
     assert finding.details["rule"] and finding.details["organ_mark"]
+
+
+def _without_rule(organ: str) -> SynthPage:
+    synth = render_official_page(1240, organ=organ, marking=None, seal=False)
+    assert synth.rule_y and synth.mark_box
+    synth.image[synth.rule_y - 8 : synth.rule_y + 16] = 255  # lost in a thumbnail
+    return synth
+
+
+@pytest.mark.parametrize(
+    ("organ", "number", "header"),
+    [
+        ("吉林省人民政府办公厅文件", False, True),  # a full mark: organ name + 文件
+        ("中共江湾市委员会", True, True),  # 信函格式: the organ name over its 发文字号
+        ("中共江湾市委员会", False, False),  # an organ name alone: a plaque as much
+    ],
+)
+def test_a_mark_whose_rule_is_lost(
+    config: ScanConfig, organ: str, number: bool, header: bool
+) -> None:
+    synth = _without_rule(organ)
+    assert synth.mark_box
+    *_, y1 = synth.mark_box
+    lines = [TextLine(organ, bbox=synth.mark_box, confidence=0.95)]
+    if number:
+        lines.append(TextLine("吉政办发〔2024〕15号", bbox=(463, y1 + 60, 780, y1 + 100)))
+    lines += [
+        TextLine("各市州人民政府，省政府各厅委办：", bbox=(160, y, 1060, y + 40))
+        for y in (900, 960)
+    ]
+    page = Page(source="thumb.jpg", number=1, image=synth.image, lines=lines)
+    found = red_header.detect(PageContext(page=page, config=config))
+    fires = [f for f in found if f.confidence >= config.policy.min_confidence]
+    assert bool(fires) is header
+    assert all(not f.details["rule"] for f in found)
+
+
+def test_red_cells_and_a_seller_above_a_rule_do_not_name_the_mark(config: ScanConfig) -> None:
+    """An invoice photographed: its red title (电子发票) is the mark; the seller's name in red
+    elsewhere above the rule names a company, not the mark."""
+    synth = render_official_page(1240, organ="电子发票（普通发票）", marking=None, seal=False)
+    assert synth.mark_box and synth.rule_y
+    *_, y1 = synth.mark_box
+    synth.image[y1 + 20 : y1 + 60, 160:600] = (215, 25, 25)
+    lines = [
+        TextLine("电子发票（普通发票）", bbox=synth.mark_box),
+        TextLine("江湾市某商贸有限公司", bbox=(160, y1 + 20, 600, y1 + 60)),
+    ]
+    lines += [
+        TextLine("项目名称 规格型号 单位 数量 单价", bbox=(160, y, 1060, y + 40))
+        for y in (900, 960)
+    ]
+    page = Page(source="invoice.jpg", number=1, image=synth.image, lines=lines)
+    assert red_header.detect(PageContext(page=page, config=config)) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "marked"),
+    [
+        (["本产品适用于家庭及办公场所，使用前请仔细阅读说明", "书并妥善保管。"], False),
+        (["内部，注意保存", "关于做好防汛工作的通知"], True),
+        (["妥善保管", "关于做好防汛工作的通知"], True),
+    ],
+)
+def test_a_wrapped_sentence_tail_is_no_marking(
+    config: ScanConfig, lines: list[str], marked: bool
+) -> None:
+    found = handling_marking.detect(context(text_page(lines), config))
+    assert bool(found) is marked

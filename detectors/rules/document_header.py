@@ -170,6 +170,17 @@ def _features(ctx: PageContext, patterns: _Patterns) -> Iterator[_Feature]:
                 yield _Feature("telegram", _STRONG, 0.85, line)
 
 
+def numbered(ctx: PageContext, below: int) -> bool:
+    """Whether a 发文字号 stands on the page below the row `below` (as in a header)."""
+    patterns = _patterns(ctx.config.headers, ctx.config.markings)
+    return any(
+        line.bbox is not None
+        and line.bbox[1] >= below
+        and _doc_number(ctx, line, normalize(line.text), patterns) is not None
+        for line in ctx.page.lines
+    )
+
+
 def _doc_number(ctx: PageContext, line: TextLine, text: str, p: _Patterns) -> _Feature | None:
     match = p.doc_number.search(text)
     if match is None:

@@ -28,6 +28,7 @@ TITLE_END = re.compile(
 
 
 _SENTENCE_PUNCTUATION = re.compile(r"[,.;:!?，。；：！？]")
+_SENTENCE_END = (".", "!", "?", "。", "！", "？")
 _MAX_TITLE_CHARS = 48
 
 
@@ -95,7 +96,11 @@ def _line_findings(
     known = [m.span() for m in (*notes, *found)] + others
     tokens = [m for m in found if not _inside_a_word(text, m, known)]
     spans = [m.span() for m in (*notes, *tokens)] + others
-    if (notes or tokens) and leftover(text, spans) <= max_extra:
+    rest = leftover(text, spans)
+    # The tail of a wrapped sentence (…说明 / 书并妥善保管。): words before the marking and a
+    # full stop after it. A marking stands alone, without a sentence's end.
+    wrapped = rest > 0 and text.endswith(_SENTENCE_END)
+    if (notes or tokens) and rest <= max_extra and not wrapped:
         return [_marking(ctx, line, m.group(0).strip("()[]【】〔〕<>《》")) for m in notes + tokens]
     draft = patterns.draft_suffix.match(text)
     if draft and _is_title(draft.group("title")):

@@ -33,7 +33,7 @@ from detectors.context import PageContext
 from detectors.model import BBox, Finding, TextLine
 from detectors.rules._organ import header_suffix, organ_name
 from detectors.rules._text import alternation, normalize
-from detectors.rules.document_header import telegram_fields
+from detectors.rules.document_header import numbered, telegram_fields
 from detectors.rules.handling_marking import any_marking
 from detectors.vision.color import paper_color
 from detectors.vision.geometry import components
@@ -79,6 +79,8 @@ _GRID_MIN_SIDE = 0.1
 _GRID_MIN_GLYPHS = 1.5
 """A frame or table is larger than this many heights of the page's tallest line of text: a
 big bold glyph of the organ mark (区, 国, 回) is a box with full rows and columns too."""
+_MARK_LINE_SHARE = 0.75
+"""Red lines at least this share of the tallest one's height are the mark's."""
 _TELEGRAM_MIN_FIELDS = 2
 _TELEGRAM_TITLE_GAP = 0.2
 """A telegram's red title stands at most this share of the page height above its fields."""
@@ -150,15 +152,19 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     reason = _not_a_header(ctx, settings, red_text, body_red, boundary, right - left)
     if reason:
         return _Outcome([], reason)
+    # What OCR read of the mark itself; other red text above the rule (an invoice's red
+    # cells, a seller's name) does not make the mark an organ's.
+    named = _mark_lines(red_text, mark)
     organ = ctx.config.headers.organ_mark
-    full_mark = any(_organ_like(ctx, ln) and header_suffix(ln.text, organ) for ln in red_text)
+    full_mark = any(_organ_like(ctx, ln) and header_suffix(ln.text, organ) for ln in named)
+    full_mark = full_mark or bool(mark and named and numbered(ctx, mark[3]))
     confidence = _confidence(ctx, mark, rule, full_mark)
     if confidence is None:
         return _Outcome([])
-    evidence = " ".join(line.text.strip() for line in red_text)
+    evidence = " ".join(line.text.strip() for line in named)
     if evidence:  # OCR read the red text: it must name an organ
         # Line by line: a joint document (联合行文) stacks one organ mark per line.
-        if not any(_organ_like(ctx, line) for line in red_text):
+        if not any(_organ_like(ctx, line) for line in named):
             return _Outcome([], "names no organ")  # a notice's title, a chapter, a shop
         confidence += _ORGAN_TEXT_BONUS
     boxes = [b.bbox for b in (rule,) if b is not None] + ([mark] if mark else [])
@@ -189,7 +195,8 @@ def _not_a_header(
         return "banner"  # 热烈庆祝…
     if any(t.endswith(settings.masthead_suffixes) for t in texts):
         return "masthead"  # …日报: a newspaper
-    if len(body_red) >= _MAX_RED_BODY_LINES:
+    # Lines of text, not the single glyphs of a seal's arc that a text layer may hold.
+    if sum(len(normalize(line.text)) >= 2 for line in body_red) >= _MAX_RED_BODY_LINES:
         return "red body text"  # a menu, a poster: a document's body is black
     if _columns(ctx, boundary, text_width):
         return "columns"  # a newspaper or a leaflet
@@ -225,10 +232,11 @@ def _confidence(
 ) -> float | None:
     """How sure the red shapes are a header; None when they are not enough on this page.
 
-    Without a rule, red glyphs are a header only when OCR reads them as an organ name with
-    its header word (…文件, …简报, …明电): the rule is there but lost in the photo (faded,
-    tilted, folded), and no plaque, heading or masthead reads like that. Red text naming an
-    organ alone is a gate plaque as much as a letterhead.
+    Without a rule, red glyphs are a header only as a full mark: OCR reads them as an organ
+    name with its header word (…文件, …简报, …明电), or a 发文字号 stands under them. The
+    rule is there but lost in the photo (faded, tilted, folded, a thumbnail), and no plaque,
+    heading or masthead reads like that. Red text naming an organ alone is a gate plaque as
+    much as a letterhead.
     """
     below = rule.bbox[3] if rule else (mark[3] if mark else 0)
     if mark and rule:
@@ -524,12 +532,36 @@ def _document_below(ctx: PageContext, top: int) -> bool:
 
 
 def _red_lines(ctx: PageContext, top: int, bottom: int) -> list[TextLine]:
-    """OCR lines starting between `top` and `bottom` that are printed in red."""
+    """Lines starting between `top` and `bottom` that are printed in red. A text layer
+    (its lines carry a font size) says so itself: black text under a red seal is black."""
     return [
         line
         for line in ctx.page.lines
-        if line.bbox is not None and top <= line.bbox[1] < bottom and ctx.is_red(line)
+        if line.bbox is not None
+        and top <= line.bbox[1] < bottom
+        and (line.color == "red" if line.size is not None else ctx.is_red(line))
     ]
+
+
+def _mark_lines(red_text: list[TextLine], mark: BBox | None) -> list[TextLine]:
+    """The red lines that are the mark: those on its rows, or without a mark found (its
+    glyphs touch), the largest ones."""
+    if mark is not None:
+        on_mark = [line for line in red_text if _same_rows(line, mark)]
+        if on_mark:
+            return on_mark
+    heights = [ln.bbox[3] - ln.bbox[1] for ln in red_text if ln.bbox is not None]
+    tallest = max(heights, default=0)
+    return [
+        ln
+        for ln in red_text
+        if ln.bbox is not None and ln.bbox[3] - ln.bbox[1] >= _MARK_LINE_SHARE * tallest
+    ]
+
+
+def _same_rows(line: TextLine, box: BBox) -> bool:
+    """Whether the line's box and `box` share rows (the line is part of the mark)."""
+    return line.bbox is not None and min(line.bbox[3], box[3]) > max(line.bbox[1], box[1])
 
 
 def _union(boxes: list[BBox]) -> BBox:
