@@ -62,7 +62,7 @@ _SKEW_SIDE = 1000
 _MIN_SKEW_LINES = 3
 _MIN_SKEW_LINE = 0.08
 """Lines shorter than this share of the width give poor angles."""
-_SKEW_AGREEMENT = 2.0
+_SKEW_AGREEMENT = 5.0
 """Degrees from the median within which a line agrees with it."""
 
 
