@@ -62,6 +62,8 @@ class VisionSettings(_Frozen):
     min_page_contrast: float = Field(ge=0, le=255)
     min_skew_degrees: float = Field(ge=0)
     max_skew_degrees: float = Field(gt=0, le=45)
+    max_text_skew_degrees: float = Field(gt=0, le=45)
+    min_skew_agreement: float = Field(gt=0, le=1)
 
 
 class LayoutSettings(_Frozen):

@@ -51,6 +51,9 @@ class TextLine:
     """"red" when the source format says so (PDF span, OOXML run, OFD fill colour)."""
     size: float | None = None
     """Font size in points, when the source format says so."""
+    slope: float = 0.0
+    """How far the line's centre drops per pixel across (dy/dx): an OCR line of a page that
+    is not quite level or lies in perspective runs across its box diagonally."""
 
 
 @dataclass

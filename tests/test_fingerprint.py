@@ -217,6 +217,69 @@ def test_a_page_that_does_not_lie_flat_still_lines_up(
     assert verify(sibling, original, settings) is None
 
 
+def _curled(rows: list[tuple[str, tuple[int, int, int, int]]], depth: float) -> list[Page]:
+    """The rows of a page that curls away from the camera at its right edge: characters
+    there crowd together and sink by up to `depth` pixels, one line's worth and more, so
+    that no single affine transform carries the whole page onto its flat original."""
+
+    def bend(x: float, y: float) -> tuple[float, float]:
+        u = (x - LEFT) / WIDTH
+        return x - 0.12 * WIDTH * u**2, y + depth * u**2 + 0.3 * depth * u * (y - 200) / 700
+
+    lines = []
+    for text, (x0, y0, x1, y1) in rows:
+        (ax, ay), (bx, by) = bend(x0, (y0 + y1) / 2), bend(x1, (y0 + y1) / 2)
+        half = (y1 - y0) / 2
+        box = (round(ax), round(min(ay, by) - half), round(bx), round(max(ay, by) + half))
+        lines.append(TextLine(text, bbox=box, confidence=0.95, slope=(by - ay) / (bx - ax)))
+    return [Page(source="p.jpg", number=1, lines=lines, image=None)]
+
+
+def test_a_curled_page_lines_up_across_the_whole_page(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A page curling off the desk bends its lines more than an affine fit can follow; the
+    second-degree fit does, and text laid out elsewhere still does not line up."""
+    (copy,) = (fingerprint_page(p, settings) for p in _curled(_document(15, TITLE_A, BODY_A), 90))
+    assert copy is not None
+    match = verify(copy, original, settings)
+    assert match is not None and match.score >= 0.9
+    texts = [t for t, _ in _document(15, TITLE_A, BODY_A)[3:11]]
+    shuffled = _lines([texts[i] for i in (5, 2, 7, 0, 3, 6, 1, 4)])
+    (moved,) = (fingerprint_page(p, settings) for p in _curled(shuffled, 90))
+    assert moved is not None and verify(moved, original, settings) is None
+
+
+def test_characters_of_a_slanted_line_follow_its_slope(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A page turned by 5° that nobody deskewed, read as table cells (two boxes a row): each
+    OCR box is the upright rectangle around a slanted piece of line, so a character's height
+    on the page is read off the line's slope, not the box's middle, which is off by half the
+    piece's rise at its ends, and differently in every cell."""
+    turn = float(np.tan(np.radians(5.0)))
+
+    def turned(slope: float) -> Page:
+        lines = []
+        for text, (x0, y0, x1, y1) in _document(15, TITLE_A, BODY_A):
+            half = len(text) // 2
+            middle = x0 + (x1 - x0) * half / max(len(text), 1)
+            for part, (a, b) in ((text[:half], (x0, middle)), (text[half:], (middle, x1))):
+                if not part:
+                    continue
+                top = (y0 + y1) / 2 + (a - LEFT) * turn - (y1 - y0) / 2
+                box = (round(a), round(top), round(b), round(top + (b - a) * turn + y1 - y0))
+                lines.append(TextLine(part, bbox=box, confidence=0.95, slope=slope))
+        return Page(source="p.jpg", number=1, lines=lines, image=None)
+
+    following = fingerprint_page(turned(turn), settings)
+    against = fingerprint_page(turned(-turn), settings)  # read rising where it falls
+    assert following is not None and against is not None
+    match, wrong = verify(following, original, settings), verify(against, original, settings)
+    assert match is not None and match.score >= 0.9
+    assert wrong is None or wrong.score < match.score - 0.1
+
+
 def test_ocr_errors_keep_most_marks(
     settings: FingerprintSettings, original: PageFingerprint
 ) -> None:

@@ -93,6 +93,34 @@ def test_a_panel_of_a_folded_page_is_not_taken_for_the_page(
     assert find_page(photo, config.scan.vision) is None
 
 
+def test_a_page_turned_on_the_desk_and_filling_the_frame_is_found(
+    config: ScanConfig, engine: OcrEngine, page: np.ndarray
+) -> None:
+    """Phone photos of a page turned on the desk often cut its corners off at the frame's
+    edge; its four sides are still edges against the desk, unlike a page that runs off."""
+    photo, corners = photograph(page, PHOTO, seed=4, fill=0.92, turn=22.0)
+    assert (
+        (corners < 0).any() or (corners[:, 0] > PHOTO[0]).any() or (corners[:, 1] > PHOTO[1]).any()
+    )
+    capture = prepare_capture(photo, engine, config.scan.vision)
+    assert capture.quad is not None and abs(capture.skew) < 2
+    texts = ["".join(line.text.split()) for line in engine.read(capture.image)]
+    assert ORGAN in texts
+
+
+def test_without_an_outline_the_text_lines_turn_the_page_level(
+    config: ScanConfig, engine: OcrEngine, page: np.ndarray
+) -> None:
+    """On a white table the page has no edge to find; its lines still say it lies at 28°."""
+    photo, _ = photograph(page, PHOTO, seed=5, turn=28.0, desk=(236, 236, 232))
+    capture = prepare_capture(photo, engine, config.scan.vision)
+    assert capture.quad is None
+    assert abs(capture.skew) > config.scan.vision.max_skew_degrees
+    assert abs(estimate_skew(capture.image)) < 2
+    texts = ["".join(line.text.split()) for line in engine.read(capture.image)]
+    assert ORGAN in texts
+
+
 def test_screenshot_passes_through_untouched(config: ScanConfig, engine: OcrEngine) -> None:
     shot = render_screenshot()  # a bordered table on a flat background: not a page
     capture = prepare_capture(shot, engine, config.scan.vision)

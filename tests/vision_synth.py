@@ -376,12 +376,16 @@ def photograph(
     jpeg_quality: int = 88,
     rotate_k: int = 0,
     offset: tuple[float, float] = (0.0, 0.0),
+    turn: float = 0.0,
+    desk: tuple[int, int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Photograph `page` on a desk: perspective, shading, optional warm cast, blur, JPEG.
 
     Returns the photo (H x W x 3 RGB, `size` = (width, height)) and the page corners in it
     (TL, TR, BR, BL of the page as printed, before `rotate_k` quarter turns of the photo).
-    `offset` moves the page by that share of the frame (to let it run off an edge).
+    `offset` moves the page by that share of the frame (to let it run off an edge), `turn`
+    turns it on the desk by that many degrees counter-clockwise, and `desk` is a plain desk
+    colour instead of wood (a white table is as bright as the paper).
     """
     rng = np.random.default_rng(seed)
     w, h = size
@@ -402,9 +406,14 @@ def photograph(
     )
     corners += rng.uniform(-jitter, jitter, corners.shape).astype(np.float32)
     corners[0:2, 0] += np.float32(0.04 * cw) * np.array([1, -1], dtype=np.float32)  # top narrower
+    if turn:
+        spin = cv2.getRotationMatrix2D((float(cx), float(cy)), turn, 1.0)
+        corners = (corners @ spin[:, :2].T + spin[:, 2]).astype(np.float32)
     src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(src, corners)
     photo = textured_background(h, w, seed)
+    if desk is not None:
+        photo[:] = desk
     cv2.warpPerspective(page, matrix, (w, h), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     shade = 0.82 + 0.18 * (1 - ((xx - w * 0.3) ** 2 + (yy - h * 0.2) ** 2) / (w * w + h * h))

@@ -45,6 +45,10 @@ _REFINE_ROUNDS = 2
 _LINE_GAP = 0.8
 """Placements this many character heights apart down the page stand on different lines."""
 _MIN_AFFINE_POINTS = 6
+_MIN_BENT_POINTS = 12
+"""A bent (second-degree) fit has 6 terms per axis: twice as many inliers keep it from
+bending onto chance agreements."""
+_BENT_UNIT_LINES = 20.0
 
 Points = npt.NDArray[np.float64]
 
@@ -167,13 +171,14 @@ def agreeing_marks(
         return Agreement(set(), 0)
     tolerance = np.array([settings.tolerance_x, settings.tolerance_y]) * reference.char_height
     inliers = _ransac(q, r, query, reference, tolerance, settings)
-    for _ in range(_REFINE_ROUNDS):
-        if int(inliers.sum()) < _MIN_AFFINE_POINTS:
-            break
-        refined = _affine_inliers(q, r, inliers, tolerance)
-        if len(np.unique(mark[refined])) <= len(np.unique(mark[inliers])):
-            break
-        inliers = refined
+    for design, least in ((_affine_terms, _MIN_AFFINE_POINTS), (_bent_terms, _MIN_BENT_POINTS)):
+        for _ in range(_REFINE_ROUNDS):
+            if int(inliers.sum()) < least:
+                break
+            refined = _refit_inliers(design(q, query.char_height), r, inliers, tolerance)
+            if len(np.unique(mark[refined])) <= len(np.unique(mark[inliers])):
+                break
+            inliers = refined
     return Agreement(set(mark[inliers].tolist()), _lines(q[inliers, 1], query.char_height))
 
 
@@ -250,12 +255,26 @@ def _ransac(
     return best
 
 
-def _affine_inliers(
-    q: Points, r: Points, inliers: npt.NDArray[np.bool_], tolerance: npt.NDArray[np.float64]
+def _affine_terms(q: Points, char_height: float) -> Points:
+    """Design matrix of an affine transform: absorbs a little perspective and unequal scale
+    across and down that rectification leaves."""
+    return np.column_stack([q, np.ones(len(q))])
+
+
+def _bent_terms(q: Points, char_height: float) -> Points:
+    """Design matrix of a second-degree polynomial transform: a page that curls, sags along a
+    fold or lies in perspective without its outline found bends straight lines into smooth
+    curves, which one affine transform cannot follow across the page. Coordinates are
+    centred and scaled to lines so that the squares stay well conditioned."""
+    centred = (q - q.mean(axis=0)) / max(char_height * _BENT_UNIT_LINES, 1e-6)
+    x, y = centred[:, 0], centred[:, 1]
+    return np.column_stack([np.ones(len(q)), x, y, x * x, x * y, y * y])
+
+
+def _refit_inliers(
+    design: Points, r: Points, inliers: npt.NDArray[np.bool_], tolerance: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.bool_]:
-    """Inliers of the affine transform fitted to `inliers` (absorbs a little perspective and
-    unequal scale across and down that rectification leaves)."""
-    design = np.column_stack([q, np.ones(len(q))])
+    """Inliers of the transform (columns of `design`) fitted to `inliers` by least squares."""
     solution, *_ = np.linalg.lstsq(design[inliers], r[inliers], rcond=None)
     miss = np.abs(design @ solution - r)
     refined: npt.NDArray[np.bool_] = (miss[:, 0] <= tolerance[0]) & (miss[:, 1] <= tolerance[1])

@@ -108,10 +108,12 @@ def content_lines(lines: list[TextLine], settings: FingerprintSettings) -> list[
             continue
         x0, y0, x1, y1 = line.bbox
         xs, pitch = _char_centres(raw, x0, x1)
-        y = (y0 + y1) / 2
+        # A slanted line runs across its box diagonally: each character's height follows it.
+        xc, yc = (x0 + x1) / 2, (y0 + y1) / 2
+        ys = [yc + line.slope * (x - xc) for x in xs]
         # A box far higher than its glyphs are wide holds a slanted or bent line.
         height = min(float(y1 - y0), _BOX_HEIGHT_PER_PITCH * pitch)
-        out.append(ContentLine(text, tuple((xs[i], y) for _, i in kept), height, doc_number))
+        out.append(ContentLine(text, tuple((xs[i], ys[i]) for _, i in kept), height, doc_number))
     return out
 
 

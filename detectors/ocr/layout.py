@@ -32,6 +32,15 @@ class TextBox:
     """A box much taller than wide holds a vertical line (turned before recognition)."""
 
     @property
+    def slope(self) -> float:
+        """dy/dx of the line's top and bottom edges, averaged; 0 for a vertical line."""
+        if self.vertical:
+            return 0.0
+        tl, tr, br, bl = self.quad
+        run = float(tr[0] - tl[0] + br[0] - bl[0])
+        return float(tr[1] - tl[1] + br[1] - bl[1]) / run if run > 0 else 0.0
+
+    @property
     def chars(self) -> float:
         """Estimated character count: CJK glyphs are about as wide as the line is high."""
         return max(1.0, self.width / max(self.height, 1.0))

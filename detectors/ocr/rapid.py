@@ -80,7 +80,8 @@ class RapidOcrEngine:
                 continue
             text, score = self._read_line(_crop(bgr, line.box), line, budget)
             if text and score >= self._settings.min_line_confidence:
-                lines.append(TextLine(text, bbox=line.box.bbox, confidence=score))
+                box = line.box
+                lines.append(TextLine(text, bbox=box.bbox, confidence=score, slope=box.slope))
         return reading_order(lines, lambda line: line.bbox)
 
     def _read_line(

@@ -62,6 +62,8 @@ _SKEW_SIDE = 1000
 _MIN_SKEW_LINES = 3
 _MIN_SKEW_LINE = 0.08
 """Lines shorter than this share of the width give poor angles."""
+_SKEW_AGREEMENT = 5.0
+"""Degrees from the median within which a line agrees with it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,9 +85,12 @@ def prepare_capture(image: RgbImage, engine: OcrEngine, settings: VisionSettings
     page = image if quad is None else straighten(image, quad, settings.page_max_side)
     rotation = engine.orientation(page)
     page = rotate_quarter(page, rotation)
-    skew = estimate_skew(page)
-    if settings.min_skew_degrees <= abs(skew) <= settings.max_skew_degrees:
-        page = rotate_small(page, skew)
+    skew = estimate_skew(page, settings.min_skew_agreement)
+    # A page straightened from its outline is nearly level; a page that filled the frame or
+    # lay on a desk as bright as itself may lie at any angle, and only its text tells which.
+    limit = settings.max_skew_degrees if quad is not None else settings.max_text_skew_degrees
+    if settings.min_skew_degrees <= abs(skew) <= limit:
+        page = rotate_small(page, skew, expand=abs(skew) > settings.max_skew_degrees)
     return Capture(image=page, quad=quad, rotation=rotation, skew=skew)
 
 
@@ -172,7 +177,7 @@ def _is_page(quad: Quad, gray: GrayImage, settings: VisionSettings) -> bool:
         settings.min_page_area_ratio <= area <= _MAX_PAGE_AREA
         and cv2.isContourConvex(quad.astype(np.int32).reshape(-1, 1, 2))
         and _sane_shape(quad)
-        and not _on_frame_edge(quad, w, h)
+        and (not _on_frame_edge(quad, w, h) or _outlined_on_every_side(quad, gray))
         and not _axis_aligned(quad)
         and _contrast(quad, gray) >= settings.min_page_contrast
     )
@@ -209,6 +214,14 @@ def _on_frame_edge(quad: Quad, width: int, height: int) -> bool:
         or (ys <= my).any()
         or (ys >= height - 1 - my).any()
     )
+
+
+def _outlined_on_every_side(quad: Quad, gray: GrayImage) -> bool:
+    """Whether all four sides of a quad with a corner at the frame's edge can be compared
+    with what lies outside them: a page that fills the frame, its corners just cut off, still
+    shows four edges against the desk; a page that runs off the frame has a side along the
+    frame's edge, with nothing outside it to compare (a photo of the top of a page)."""
+    return len(_side_contrasts(quad, gray)) == 4
 
 
 def _axis_aligned(quad: Quad) -> bool:
@@ -279,18 +292,24 @@ def straighten(image: RgbImage, quad: Quad, max_side: int) -> RgbImage:
     return warp_quad(image, quad, *size)
 
 
-def estimate_skew(image: RgbImage) -> float:
+def estimate_skew(image: RgbImage, min_agreement: float = 0.0) -> float:
     """Degrees the text lines slope down to the right (negative: up); 0 when unsure.
 
     The median direction of the long text-line blobs, weighted by length. Cheaper than a
-    projection-profile search and good to ~0.2°.
+    projection-profile search and good to ~0.2°. Unsure: fewer than `_MIN_SKEW_LINES` lines,
+    or less than `min_agreement` of their length within `_SKEW_AGREEMENT` degrees of the
+    median (table rules, a fold's shadow and a crumpled page's creases point every way).
     """
     gray, _ = scale_to_max_side(to_gray(image), _SKEW_SIDE)
     min_length = _MIN_SKEW_LINE * gray.shape[1]
     lines = [c for c in line_contours(gray) if line_length(c) >= min_length]
     if len(lines) < _MIN_SKEW_LINES:
         return 0.0
-    return _weighted_median([line_angle(c) for c in lines], [line_length(c) for c in lines])
+    angles = np.array([line_angle(c) for c in lines])
+    lengths = np.array([line_length(c) for c in lines])
+    median = _weighted_median(angles.tolist(), lengths.tolist())
+    agreeing = lengths[np.abs(angles - median) <= _SKEW_AGREEMENT].sum()
+    return median if agreeing >= min_agreement * lengths.sum() else 0.0
 
 
 def _weighted_median(values: list[float], weights: list[float]) -> float:
@@ -300,15 +319,21 @@ def _weighted_median(values: list[float], weights: list[float]) -> float:
     return float(np.asarray(values)[order][index])
 
 
-def rotate_small(image: RgbImage, degrees: float) -> RgbImage:
-    """The image rotated by `degrees` (positive: counter-clockwise), same size."""
+def rotate_small(image: RgbImage, degrees: float, *, expand: bool = False) -> RgbImage:
+    """The image rotated by `degrees` (positive: counter-clockwise): the same size, or with
+    `expand` large enough to keep every corner (a page turned by 30° would lose its own)."""
     h, w = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    size = (w, h)
+    if expand:
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (round(w * cos + h * sin), round(w * sin + h * cos))
+        matrix[:, 2] += (size[0] - w) / 2, (size[1] - h) / 2
     # White corners: replicated edge pixels would smear a red rule or text into streaks.
     rotated = cv2.warpAffine(
         image,
         matrix,
-        (w, h),
+        size,
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(255, 255, 255),
