@@ -311,7 +311,7 @@ def test_a_weak_red_line_does_not_hide_the_organ_mark(config: ScanConfig) -> Non
         ],
     )
     found = document_header.detect(context(page, config))
-    assert [f.confidence for f in found if f.label == "organ_mark"][0] == 0.95
+    assert next(f.confidence for f in found if f.label == "organ_mark") == 0.95
 
 
 def test_urgency_and_marking_without_copy_number_is_no_header(config: ScanConfig) -> None:
