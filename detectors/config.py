@@ -236,7 +236,9 @@ class ImageFingerprintSettings(_Frozen):
 class LayoutFingerprintSettings(_Frozen):
     tolerance_x: float = Field(gt=0)
     tolerance_y: float = Field(gt=0)
-    max_rotation_degrees: float = Field(ge=0, le=45)
+    max_rotation_degrees: float = Field(ge=0, le=90)
+    max_patches: int = Field(ge=1)
+    min_patch_marks: int = Field(ge=2)
     scale_slack: float = Field(ge=1)
     ransac_hypotheses: int = Field(ge=1)
     max_placements_per_mark: int = Field(ge=1)

@@ -3,9 +3,12 @@ same-template siblings refused, and a compact, versioned encoding."""
 
 from __future__ import annotations
 
+import cmath
+import math
 import random
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -217,6 +220,26 @@ def test_a_page_that_does_not_lie_flat_still_lines_up(
     assert verify(sibling, original, settings) is None
 
 
+def _warped(
+    rows: list[tuple[str, tuple[int, int, int, int]]],
+    bend: Callable[[float, float], tuple[float, float]],
+) -> list[Page]:
+    """The rows of a page whose points `bend` moves: each line's box is the upright rectangle
+    around its moved ends, with the slope between them, as OCR reports a slanted line."""
+    lines = []
+    for text, (x0, y0, x1, y1) in rows:
+        (ax, ay), (bx, by) = bend(x0, (y0 + y1) / 2), bend(x1, (y0 + y1) / 2)
+        half = (y1 - y0) / 2
+        box = (
+            round(min(ax, bx)),
+            round(min(ay, by) - half),
+            round(max(ax, bx)),
+            round(max(ay, by) + half),
+        )
+        lines.append(TextLine(text, bbox=box, confidence=0.95, slope=(by - ay) / (bx - ax)))
+    return [Page(source="p.jpg", number=1, lines=lines, image=None)]
+
+
 def _curled(rows: list[tuple[str, tuple[int, int, int, int]]], depth: float) -> list[Page]:
     """The rows of a page that curls away from the camera at its right edge: characters
     there crowd together and sink by up to `depth` pixels, one line's worth and more, so
@@ -226,13 +249,12 @@ def _curled(rows: list[tuple[str, tuple[int, int, int, int]]], depth: float) -> 
         u = (x - LEFT) / WIDTH
         return x - 0.12 * WIDTH * u**2, y + depth * u**2 + 0.3 * depth * u * (y - 200) / 700
 
-    lines = []
-    for text, (x0, y0, x1, y1) in rows:
-        (ax, ay), (bx, by) = bend(x0, (y0 + y1) / 2), bend(x1, (y0 + y1) / 2)
-        half = (y1 - y0) / 2
-        box = (round(ax), round(min(ay, by) - half), round(bx), round(max(ay, by) + half))
-        lines.append(TextLine(text, bbox=box, confidence=0.95, slope=(by - ay) / (bx - ax)))
-    return [Page(source="p.jpg", number=1, lines=lines, image=None)]
+    return _warped(rows, bend)
+
+
+def _turned(degrees: float, x: float, y: float, centre: tuple[float, float]) -> tuple[float, float]:
+    z = complex(x - centre[0], y - centre[1]) * cmath.exp(1j * math.radians(degrees))
+    return centre[0] + z.real, centre[1] + z.imag
 
 
 def test_a_curled_page_lines_up_across_the_whole_page(
@@ -248,6 +270,51 @@ def test_a_curled_page_lines_up_across_the_whole_page(
     shuffled = _lines([texts[i] for i in (5, 2, 7, 0, 3, 6, 1, 4)])
     (moved,) = (fingerprint_page(p, settings) for p in _curled(shuffled, 90))
     assert moved is not None and verify(moved, original, settings) is None
+
+
+def test_a_page_left_turned_as_it_lay_lines_up(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A folded page whose lines disagree on its turn is read turned as it lay, here by 40
+    degrees; a page turned like that is no more a copy when its lines are shuffled."""
+    centre = (LEFT + WIDTH / 2, 600.0)
+
+    def turn(x: float, y: float) -> tuple[float, float]:
+        return _turned(40, x, y, centre)
+
+    (copy,) = (fingerprint_page(p, settings) for p in _warped(_document(15, TITLE_A, BODY_A), turn))
+    assert copy is not None
+    match = verify(copy, original, settings)
+    assert match is not None and match.score >= 0.9
+    texts = [t for t, _ in _document(15, TITLE_A, BODY_A)[3:11]]
+    shuffled = _lines([texts[i] for i in (5, 2, 7, 0, 3, 6, 1, 4)])
+    (moved,) = (fingerprint_page(p, settings) for p in _warped(shuffled, turn))
+    assert moved is not None and verify(moved, original, settings) is None
+
+
+def test_a_page_in_pieces_lines_up_piece_by_piece(
+    settings: FingerprintSettings, original: PageFingerprint
+) -> None:
+    """A hard crease splits a page into pieces that moved each their own way: the lower half
+    here lies turned by 4 degrees and shifted by a line against the upper half. No one
+    transform carries both; fitted patch by patch, the page lines up."""
+    split = 200 + 8 * PITCH
+
+    def crease(x: float, y: float) -> tuple[float, float]:
+        if y < split:
+            return x, y
+        tx, ty = _turned(4, x, y, (LEFT, split))
+        return tx + 45, ty + 50
+
+    rows = _document(15, TITLE_A, BODY_A)
+    (copy,) = (fingerprint_page(p, settings) for p in _warped(rows, crease))
+    assert copy is not None
+    whole = settings.model_copy(
+        update={"layout": settings.layout.model_copy(update={"max_patches": 1})}
+    )
+    match, one_fit = verify(copy, original, settings), verify(copy, original, whole)
+    assert match is not None and match.score >= 0.9
+    assert one_fit is None or one_fit.score <= match.score - 0.25
 
 
 def test_characters_of_a_slanted_line_follow_its_slope(
@@ -275,7 +342,11 @@ def test_characters_of_a_slanted_line_follow_its_slope(
     following = fingerprint_page(turned(turn), settings)
     against = fingerprint_page(turned(-turn), settings)  # read rising where it falls
     assert following is not None and against is not None
-    match, wrong = verify(following, original, settings), verify(against, original, settings)
+    # One fit for the whole page: later patches would pick up the misplaced cells one by one.
+    whole = settings.model_copy(
+        update={"layout": settings.layout.model_copy(update={"max_patches": 1})}
+    )
+    match, wrong = verify(following, original, whole), verify(against, original, whole)
     assert match is not None and match.score >= 0.9
     assert wrong is None or wrong.score < match.score - 0.1
 

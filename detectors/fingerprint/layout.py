@@ -3,8 +3,9 @@
 The layout of a fingerprint lists, for each text mark, the places on the page where it stands
 (in units of 1/2047 of the page image's long side, so any capture size compares). Verifying
 a candidate fits one similarity transform (scale, rotation, shift) that carries the query's
-marks onto the reference's by RANSAC, refines it as an affine transform, and counts the
-query marks that land where the reference has them. A same-template sibling shares the
+marks onto the reference's by RANSAC, refines it as an affine and a bent transform, fits
+the marks left over patch by patch (a crumpled page lies in pieces), and counts the query
+marks that land where the reference has them. A same-template sibling shares the
 template's lines at the same places, but its shared sentences stand elsewhere on the page:
 only a copy lines up as a whole. Scale-free and shift-free, so crops and pages printed at
 another scale line up too.
@@ -49,6 +50,11 @@ _MIN_BENT_POINTS = 12
 """A bent (second-degree) fit has 6 terms per axis: twice as many inliers keep it from
 bending onto chance agreements."""
 _BENT_UNIT_LINES = 20.0
+_ORDER_NEAR = 4.0
+"""Reading order is compared between marks at most this many character heights apart across
+the page: a patch turned a little against its neighbours keeps their order there."""
+_MAX_ORDER_FLIPS = 0.1
+"""Share of compared pairs that may stand the other way round (a chance inlier) in a patch."""
 
 Points = npt.NDArray[np.float64]
 
@@ -165,11 +171,47 @@ class Agreement:
 def agreeing_marks(
     query: Layout, reference: Layout, settings: LayoutFingerprintSettings
 ) -> Agreement:
-    """The query marks that one transform carries onto the reference's places."""
+    """The query marks that the reference has in the same places, patch by patch: the first
+    patch is the page as a whole (one transform, refined to a bent one); a crumpled or torn
+    page lies in pieces that each moved their own way, so the marks left over are fitted
+    again, one rigid patch at a time (sequential RANSAC: a model's inliers removed, the next
+    model fitted to the rest). A later patch counts when it holds `min_patch_marks` marks and
+    keeps the reading order of the marks agreed before it: paper crumples but its lines never
+    cross, while text laid out elsewhere (shuffled lines, a sibling's moved sentence) jumps
+    over lines that stand in place. A mark agrees once, in one patch."""
     q, r, mark = _correspondences(query, reference, settings.max_placements_per_mark)
+    agreed = np.zeros(len(mark), dtype=bool)
     if len(mark) < 2:
         return Agreement(set(), 0)
     tolerance = np.array([settings.tolerance_x, settings.tolerance_y]) * reference.char_height
+    free = np.ones(len(mark), dtype=bool)
+    for patch in range(settings.max_patches):
+        inliers = np.zeros(len(mark), dtype=bool)
+        inliers[free] = _fitted_inliers(
+            q[free], r[free], mark[free], query, reference, tolerance, settings
+        )
+        found = np.unique(mark[inliers])
+        if patch and len(found) < settings.min_patch_marks:
+            break
+        if not patch or _keeps_order(q, r, agreed, inliers, reference.char_height):
+            agreed |= inliers
+        free &= ~np.isin(mark, found) & ~_used(r, r[inliers])
+        if free.sum() < 2:
+            break
+    return Agreement(set(mark[agreed].tolist()), _lines(q[agreed, 1], query.char_height))
+
+
+def _fitted_inliers(
+    q: Points,
+    r: Points,
+    mark: npt.NDArray[np.int64],
+    query: Layout,
+    reference: Layout,
+    tolerance: npt.NDArray[np.float64],
+    settings: LayoutFingerprintSettings,
+) -> npt.NDArray[np.bool_]:
+    """Inliers of one patch: the best similarity transform, refined to an affine and then a
+    bent one while that carries more marks."""
     inliers = _ransac(q, r, query, reference, tolerance, settings)
     for design, least in ((_affine_terms, _MIN_AFFINE_POINTS), (_bent_terms, _MIN_BENT_POINTS)):
         for _ in range(_REFINE_ROUNDS):
@@ -179,7 +221,38 @@ def agreeing_marks(
             if len(np.unique(mark[refined])) <= len(np.unique(mark[inliers])):
                 break
             inliers = refined
-    return Agreement(set(mark[inliers].tolist()), _lines(q[inliers, 1], query.char_height))
+    return inliers
+
+
+def _keeps_order(
+    q: Points,
+    r: Points,
+    agreed: npt.NDArray[np.bool_],
+    patch: npt.NDArray[np.bool_],
+    char_height: float,
+) -> bool:
+    """Whether the marks of `patch` stand above and below the `agreed` marks near them
+    across the page as they do on the reference. The patch's own similarity transform
+    carries each query vector between a patch mark and an agreed one into the reference's
+    frame, so a patch turned its own way compares fairly; only pairs on different lines
+    (a character height apart) and within `_ORDER_NEAR` character heights across count."""
+    zq, zr = q[:, 0] + 1j * q[:, 1], r[:, 0] + 1j * r[:, 1]
+    pq, pr = zq[patch] - zq[patch].mean(), zr[patch] - zr[patch].mean()
+    linear = (np.conj(pq) @ pr) / max(float((np.abs(pq) ** 2).sum()), 1e-9)
+    carried = linear * (zq[agreed][:, None] - zq[patch][None, :])
+    apart = zr[agreed][:, None] - zr[patch][None, :]
+    counted = (np.abs(apart.real) <= _ORDER_NEAR * char_height) & (
+        np.abs(apart.imag) >= char_height
+    )
+    flipped = counted & (np.sign(carried.imag) != np.sign(apart.imag))
+    return int(flipped.sum()) <= _MAX_ORDER_FLIPS * int(counted.sum())
+
+
+def _used(r: Points, taken: Points) -> npt.NDArray[np.bool_]:
+    """Which reference places in `r` are among `taken`: a place holds one query mark."""
+    if not len(taken):
+        return np.zeros(len(r), dtype=bool)
+    return (r[:, None, :] == taken[None, :, :]).all(axis=2).any(axis=1)
 
 
 def _lines(ys: npt.NDArray[np.float64], char_height: float) -> int:
