@@ -105,7 +105,10 @@ def _running_url(directory: Path) -> str | None:
 def _start(directory: Path) -> str:
     server = _start_server(directory)
     url = str(server.connection_url)
-    (directory / "server.json").write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    server_pid = server._process.pid  # type: ignore[attr-defined]
+    (directory / "server.json").write_text(
+        json.dumps({"url": url, "pid": os.getpid(), "server_pid": server_pid})
+    )
     _started[directory.resolve()] = server
     atexit.register(stop_embedded, directory)
     log.info("embedded Redis-protocol server at %s (data in %s)", url, directory)
