@@ -198,13 +198,22 @@ def run_all(
     config_dir: Path | None = None,
     attachments: tuple[Attachment, ...] = (),
 ) -> None:
-    """`leaksentry run`: `workers` scan processes (restarted when they die) and the bot."""
+    """`leaksentry run`: `workers` scan processes and the embedded Redis (both restarted when
+    they die, `bot.supervision`) and the bot. The workers get the server's URL, so that they
+    wait for it to come back rather than start one of their own."""
+    from bot.redis_server import REDIS_URL_ENV, redis_url
+    from bot.supervision import RedisKeeper, Supervision
     from bot.worker import Supervisor
 
-    supervisor = Supervisor(workers, "local-worker", config_dir=config_dir)
+    target = redis_url()
+    env = {**os.environ, REDIS_URL_ENV: target.url}
+    keeper = RedisKeeper(data_dir() / "redis", target.url) if target.embedded else None
+    supervision = Supervision(
+        Supervisor(workers, "local-worker", config_dir=config_dir, env=env), keeper
+    )
     stop_workers = threading.Event()
     watcher = threading.Thread(
-        target=supervisor.run, args=(stop_workers,), name="worker-supervisor", daemon=True
+        target=supervision.run, args=(stop_workers,), name="supervisor", daemon=True
     )
     watcher.start()
     try:

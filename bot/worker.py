@@ -47,6 +47,7 @@ from redis.client import Pipeline
 
 from bot import keys, metrics
 from bot.blobs import DAY, HOUR, Blobs
+from bot.children import child_options
 from bot.groups import Groups
 from bot.incidents import IncidentEvent, Incidents
 from bot.outbox import Outbox
@@ -336,6 +337,10 @@ class Supervisor:
         self.restarts = 0
 
     @property
+    def wanted(self) -> int:
+        return len(self._slots)
+
+    @property
     def pids(self) -> dict[str, int]:
         """Consumer name -> pid of each running worker process."""
         return {
@@ -393,7 +398,7 @@ class Supervisor:
         command = [sys.executable, "-m", "bot.cli", "worker", "--name", slot.name]
         if self._config_dir is not None:
             command += ["--config", str(self._config_dir)]
-        slot.process = subprocess.Popen(command, env=self._env)
+        slot.process = subprocess.Popen(command, env=self._env, **child_options())
         slot.started_at = time.monotonic()
 
 
