@@ -91,7 +91,9 @@ class EmbeddedServer:
         settings = {**_EMBEDDED_SETTINGS, "requirepass": self._password}
         generate_config_file(conf, self.port, self.directory, settings)
         conf.chmod(0o600)  # it holds the password
-        with (self.directory / "valkey.log").open("ab") as log_file:
+        log_path = self.directory / "valkey.log"
+        descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(descriptor, "ab") as log_file:
             self.process = subprocess.Popen(
                 [str(get_binary_path()), str(conf)],
                 stdout=log_file,

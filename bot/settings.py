@@ -33,6 +33,9 @@ class PipelineSettings(_Frozen):
 class RetentionSettings(_Frozen):
     evidence_days: float = Field(gt=0)
     clean_blob_hours: float = Field(gt=0)
+    evidence_picture: bool = True
+    """False: "findings only, no picture": an incident keeps what was found, and the item's
+    bytes expire `clean_blob_hours` after it was posted, like a clean item's."""
     prune_interval_minutes: float = Field(default=60, gt=0)
     """How often a worker drops expired incidents from the console's indexes."""
 

@@ -8,7 +8,7 @@ Each file is written whole to a temporary name, fsync'd, renamed into place and 
 fsync'd, so that a file either is complete or does not exist, also after a power cut. The
 folder is bounded (`intake.spool_max_mb`, `intake.spool_max_items`): past that a message is
 refused and counted, and the officers hear how many (`refused`). Files are 0600 in a 0700
-folder: they hold what members posted.
+folder and sealed with the evidence key (`bot.sealing`): they hold what members posted.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.connectors.base import IncomingMessage, MessageKind
+from bot.sealing import Sealer, SealError
 
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".msg"
+_CONTEXT = b"leaksentry spool"
 _NAME = re.compile(r"^(\d{12})-(\d+)\.msg$")
 
 
@@ -42,8 +44,11 @@ class Spooled:
 class Spool:
     """A folder of spooled messages, oldest first (file names carry a sequence number)."""
 
-    def __init__(self, directory: Path, *, max_bytes: int, max_items: int) -> None:
+    def __init__(
+        self, directory: Path, *, max_bytes: int, max_items: int, sealer: Sealer | None = None
+    ) -> None:
         self._directory = directory
+        self._sealer = sealer or Sealer.from_environment()
         self._max_bytes = max_bytes
         self._max_items = max_items
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -60,7 +65,7 @@ class Spool:
 
     def append(self, message: IncomingMessage, received_at: float, data: bytes | None) -> bool:
         """Write one message durably; False (and counted in `refused`) when the spool is full."""
-        record = _encode(message, received_at, data)
+        record = self._sealer.seal(_encode(message, received_at, data), _CONTEXT)
         files = self._files()
         if len(files) >= self._max_items or (
             sum(p.stat().st_size for p in files) + len(record) > self._max_bytes
@@ -81,10 +86,10 @@ class Spool:
         """The message in `path`; None when it is unreadable (logged, and the file removed:
         only a bug or a broken disk writes such a file, and it must not block the rest)."""
         try:
-            return _decode(path, path.read_bytes())
+            return _decode(path, self._sealer.open(path.read_bytes(), _CONTEXT))
         except FileNotFoundError:  # replayed by another process meanwhile
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, SealError) as exc:
             log.error("spooled file %s unreadable (%s); removed", path.name, exc)
             self.remove(path)
             return None

@@ -54,6 +54,7 @@ from bot.outbox import Outbox
 from bot.queue import Delivery, JobQueue, job_key
 from bot.redis_server import RedisUnavailable, connect
 from bot.registry import Registry
+from bot.sealing import SealError
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import Templates, load_templates
 from detectors import ScanConfig, Scanner, load_config
@@ -175,7 +176,11 @@ class Worker:
             self.dead_letter(delivery, f"error: gave up after {tries} attempts to scan it")
             return None
         with self._heartbeat(delivery):
-            data = self.blobs.get(job.sha256)
+            try:
+                data = self.blobs.get(job.sha256)
+            except SealError as exc:  # this machine has another LEAKSENTRY_EVIDENCE_KEY
+                self.dead_letter(delivery, f"fetch: {exc}")
+                return None
             if data is None:
                 self.dead_letter(delivery, "fetch: the item's bytes were no longer stored")
                 return None
