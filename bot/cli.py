@@ -309,9 +309,15 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
     bot and the console, on WeChat when WECHATY_PUPPET_SERVICE_TOKEN is set, else in the
     sandbox chat (with the console's sandbox page)."""
     from bot import service
+    from bot.children import RunLock, RunLockHeld
     from bot.connectors.sandbox import SandboxConnector
     from bot.web.serve import console_attachment
 
+    lock = RunLock(data_dir())  # held until this process ends, however it ends
+    try:
+        lock.acquire()
+    except RunLockHeld as exc:
+        raise click.ClickException(str(exc)) from exc
     settings = _bot_settings(config_dir)
     console = console_attachment(_load_config(config_dir), settings, host, port)
     _service_logging()

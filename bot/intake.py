@@ -10,6 +10,8 @@ by direct message. Every reply goes through the outbox (one rate limiter for all
 
 Nothing here raises into the connector's loop: a message that cannot be taken in is logged
 (without its content) and, when it should have been scanned, reported to the group's officers.
+While Redis is unreachable, messages go to a durable spool on the data disk (`bot.spool`) and
+are taken in, in order, once it is back (`replay_spool`, driven by `bot.outage.OutageWatch`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bot.jobs import ScanJob
 from bot.outbox import Outbox
 from bot.queue import JobQueue
 from bot.settings import BotSettings
+from bot.spool import Spool
 from bot.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ _TEXTUAL = (MessageKind.TEXT, MessageKind.URL, MessageKind.CHAT_HISTORY)
 _NOT_SCANNED = (MessageKind.VIDEO, MessageKind.VOICE)
 _DEFAULT_NAMES = {MessageKind.IMAGE: "image.jpg", MessageKind.FILE: "file"}
 
+REDIS_OUTAGE = (redis.ConnectionError, redis.TimeoutError)
+"""What redis-py raises while the server is down, restarting or loading its data."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -55,7 +61,7 @@ class Outcome:
 
     action: str
     """"ignored", "told", "command", "queued", "duplicate", "not_scanned", "recall",
-    "reply", "failed"."""
+    "reply", "spooled", "failed"."""
     detail: str = ""
 
 
@@ -70,6 +76,7 @@ class Intake:
         groups: Groups,
         outbox: Outbox,
         templates: Templates,
+        spool: Spool | None = None,
     ) -> None:
         self._redis = client
         self._settings = settings
@@ -80,27 +87,116 @@ class Intake:
         self._outbox = outbox
         self._templates = templates
         self._seen_ttl = max(1, round(settings.pipeline.job_ttl_hours * 3600))
+        self._spool = spool
+        self._enrolled: set[str] = set()
+        self.redis_down = False
+        """Set when a message met an unreachable Redis; cleared by `OutageWatch` once the
+        spool is replayed. While set, messages go straight to the spool."""
 
     async def handle(self, message: IncomingMessage) -> Outcome:
-        """Take one message in; never raises (the connector's loop must go on)."""
+        """Take one message in; never raises (the connector's loop must go on). While Redis is
+        unreachable, or older messages wait in the spool, the message goes to the spool."""
         received_at = time.time()
+        if message.is_self or message.sender_id == self._connector.self_id:
+            return Outcome("ignored", "own message")
+        if self._spool is not None and (self.redis_down or len(self._spool)):
+            return await self._to_spool(message, received_at)
         try:
-            if message.is_self or message.sender_id == self._connector.self_id:
-                return Outcome("ignored", "own message")
-            if message.room_id is None:
-                return self._direct(message)
-            return await self._in_group(message, message.room_id, received_at)
-        except Exception as exc:  # a bug or an outage must not stop the bot; never the content
+            return await self._take_in(message, received_at)
+        except REDIS_OUTAGE:
+            if self._spool is None:
+                log.exception("intake of %s failed: Redis unreachable", message.key)
+                return Outcome("failed", "redis unreachable")
+            self.redis_down = True
+            return await self._to_spool(message, received_at)
+        except Exception as exc:  # a bug must not stop the bot; never the content
             log.exception("intake of %s (%s) failed", message.key, message.kind.value)
             return Outcome("failed", type(exc).__name__)
+
+    async def _take_in(
+        self,
+        message: IncomingMessage,
+        received_at: float,
+        fetched: bytes | None = None,
+        *,
+        replayed: bool = False,
+    ) -> Outcome:
+        if message.room_id is None:
+            return self._direct(message)
+        return await self._in_group(message, message.room_id, received_at, fetched, replayed)
+
+    # --- the spool (Redis unreachable) -------------------------------------------------------
+
+    @property
+    def spooled(self) -> int:
+        """Messages waiting in the spool."""
+        return len(self._spool) if self._spool is not None else 0
+
+    @property
+    def spool_refused(self) -> int:
+        """Messages refused since the start because the spool was full."""
+        return self._spool.refused if self._spool is not None else 0
+
+    def remember_enrolled(self) -> None:
+        """Note the enrolled groups now, so that while Redis is away only their messages (and
+        group commands, and direct messages) are spooled: a group that is not enrolled has
+        nothing of its messages kept, on disk neither."""
+        self._enrolled = {g.room_id for g in self._groups.list()}
+
+    async def _to_spool(self, message: IncomingMessage, received_at: float) -> Outcome:
+        assert self._spool is not None
+        if not self._spooled_while_away(message):
+            return Outcome("ignored", "group not known to be enrolled")
+        data = None
+        if message.kind in _FETCHED:  # the platform's copy may not outlive the outage
+            try:
+                data = await self._connector.fetch(message)
+            except Exception as exc:  # fetched again on replay, which reports a failure
+                log.warning("fetching %s for the spool failed: %s", message.key, exc)
+        if not self._spool.append(message, received_at, data):
+            return Outcome("failed", "spool full")
+        return Outcome("spooled")
+
+    def _spooled_while_away(self, message: IncomingMessage) -> bool:
+        if message.room_id is None or message.room_id in self._enrolled:
+            return True
+        return message.kind is MessageKind.TEXT and parse_group_command(message.text) is not None
+
+    async def replay_spool(self) -> int:
+        """Take in the spooled messages, oldest first; returns how many. Stops (keeping the
+        rest) when Redis goes away again, which `REDIS_OUTAGE` raised here says."""
+        if self._spool is None:
+            return 0
+        replayed = 0
+        for path in self._spool.entries():
+            spooled = self._spool.read(path)
+            if spooled is None:
+                continue
+            try:
+                await self._take_in(
+                    spooled.message, spooled.received_at, spooled.data, replayed=True
+                )
+            except REDIS_OUTAGE:
+                raise
+            except Exception:  # as in handle(): logged, and it must not block the rest
+                log.exception("replay of %s failed", spooled.message.key)
+            self._spool.remove(path)
+            replayed += 1
+        return replayed
 
     # --- groups ------------------------------------------------------------------------------
 
     async def _in_group(
-        self, message: IncomingMessage, room_id: str, received_at: float
+        self,
+        message: IncomingMessage,
+        room_id: str,
+        received_at: float,
+        fetched: bytes | None,
+        replayed: bool,
     ) -> Outcome:
         command = parse_group_command(message.text) if message.kind is MessageKind.TEXT else None
         if not self._groups.is_enrolled(room_id):
+            self._enrolled.discard(room_id)
             if command is GroupCommand.ENROLL:
                 return await self._enroll(message, room_id)
             if message.kind is not MessageKind.RECALLED and self._groups.mark_told(room_id):
@@ -110,6 +206,7 @@ class Intake:
                 )
                 return Outcome("told")
             return Outcome("ignored", "group not enrolled")
+        self._enrolled.add(room_id)
         if command is not None:
             return await self._command(command, message, room_id)
         if message.kind is MessageKind.TEXT and looks_like_command(message.text):
@@ -122,18 +219,25 @@ class Intake:
         if not group.admins:
             group = await self._complete(group)
         if message.kind in _FETCHED:
-            return await self._fetched(message, group, received_at)
+            return await self._fetched(message, group, received_at, fetched, replayed)
         if message.kind in _TEXTUAL:
-            return self._textual(message, group, received_at)
+            return self._textual(message, group, received_at, replayed)
         if message.kind in _NOT_SCANNED:
             return self._not_scanned(message, group)
         return Outcome("ignored", f"kind {message.kind.value}")
 
-    async def _fetched(self, message: IncomingMessage, group: Group, received_at: float) -> Outcome:
-        if not self._first_delivery(message):
+    async def _fetched(
+        self,
+        message: IncomingMessage,
+        group: Group,
+        received_at: float,
+        fetched: bytes | None,
+        replayed: bool,
+    ) -> Outcome:
+        if not self._first_delivery(message, replayed):
             return Outcome("duplicate")
         try:
-            data = await self._connector.fetch(message)
+            data = fetched if fetched is not None else await self._connector.fetch(message)
         except FetchError as exc:
             return self._failed(message, group, received_at, f"fetch: {exc}")
         except Exception as exc:  # the platform's client failed in some other way
@@ -144,13 +248,15 @@ class Intake:
         filename = message.filename or message.text or _DEFAULT_NAMES[message.kind]
         return self._enqueue(message, group, received_at, data, filename)
 
-    def _textual(self, message: IncomingMessage, group: Group, received_at: float) -> Outcome:
+    def _textual(
+        self, message: IncomingMessage, group: Group, received_at: float, replayed: bool
+    ) -> Outcome:
         body = message.text.strip()
         if len(body) < self._settings.intake.min_text_chars:
             if message.kind is MessageKind.CHAT_HISTORY:  # the puppet did not expose its text
                 return self._not_scanned(message, group)
             return Outcome("ignored", "short text")
-        if not self._first_delivery(message):
+        if not self._first_delivery(message, replayed):
             return Outcome("duplicate")
         return self._enqueue(message, group, received_at, body.encode(), TEXT_FILENAME)
 
@@ -274,9 +380,12 @@ class Intake:
             received_at=received_at,
         )
 
-    def _first_delivery(self, message: IncomingMessage) -> bool:
-        """A platform may deliver a message twice (reconnects): take it in once."""
-        return bool(self._redis.set(keys.INTAKE_SEEN + message.key, 1, nx=True, ex=self._seen_ttl))
+    def _first_delivery(self, message: IncomingMessage, replayed: bool = False) -> bool:
+        """A platform may deliver a message twice (reconnects): take it in once. A replayed
+        message may have got as far as this mark before Redis went away, so it passes; the
+        queue itself enqueues a job id once."""
+        first = self._redis.set(keys.INTAKE_SEEN + message.key, 1, nx=True, ex=self._seen_ttl)
+        return replayed or bool(first)
 
     def _forget_delivery(self, message: IncomingMessage) -> None:
         self._redis.delete(keys.INTAKE_SEEN + message.key)
@@ -302,6 +411,7 @@ class Intake:
             self._say(message, self._templates.render("reply_not_allowed"), (message.sender_id,))
             return Outcome("command", "enroll refused")
         group = self._groups.enroll_from_room(info, message.sender_id)
+        self._enrolled.add(room_id)
         log.info("group %s enrolled by %s", room_id, message.sender_id)
         reply = self._templates.render(
             "reply_enrolled",
@@ -319,6 +429,7 @@ class Intake:
             return Outcome("command", "unenroll refused")
         group = self._groups.get(room_id)
         self._groups.unenroll(room_id)
+        self._enrolled.discard(room_id)
         log.info("group %s unenrolled by %s", room_id, message.sender_id)
         topic = group.topic if group else info.topic
         self._say(message, self._templates.render("reply_unenrolled", group=topic))

@@ -11,7 +11,16 @@ DATA_DIR_ENV = "LEAKSENTRY_DATA_DIR"
 
 
 def data_dir() -> Path:
-    """The data folder (created on first use): embedded Redis, evidence, caches."""
+    """The data folder (created on first use, 0700): embedded Redis, spool, keys."""
     folder = Path(os.environ.get(DATA_DIR_ENV) or platformdirs.user_data_dir("leaksentry"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     return folder
+
+
+def private_file(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by this user only (0600 from its creation on)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)  # a file that existed before keeps its mode through O_CREAT

@@ -27,9 +27,12 @@ from bot.connectors.base import ChatConnector, IncomingMessage
 from bot.groups import Groups
 from bot.incidents import Incidents
 from bot.intake import Intake
+from bot.outage import OutageWatch
 from bot.outbox import Outbox
+from bot.paths import data_dir
 from bot.queue import JobQueue
 from bot.settings import BotSettings
+from bot.spool import Spool
 from bot.templates import Templates, load_templates
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ class BotService:
         connector: ChatConnector,
         *,
         templates: Templates | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -68,15 +72,23 @@ class BotService:
             self.groups,
             self.outbox,
             self.templates,
+            spool,
+        )
+        self.outage = OutageWatch(
+            client, settings, connector, self.intake, self.groups, self.outbox, self.templates
         )
         self._stop = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._attached: list[asyncio.Task[None]] = []
 
     async def start(self, attachments: tuple[Attachment, ...] = ()) -> None:
         """Connect (returns once the connector is up) and start sending."""
         self.queue.ensure_group()
+        self.intake.remember_enrolled()
+        self.outage.remember_recipients()
         self._stop.clear()
+        self._watch = asyncio.create_task(self.outage.run(self._stop), name="outage-watch")
         await self.connector.start(self._on_message)
         self._sender = asyncio.create_task(self._send(), name="outbox-sender")
         self._attached = [
@@ -92,6 +104,9 @@ class BotService:
         if self._sender is not None:
             await self._sender
             self._sender = None
+        if self._watch is not None:
+            await self._watch
+            self._watch = None
         for task in self._attached:
             task.cancel()
         await asyncio.gather(*self._attached, return_exceptions=True)
@@ -162,7 +177,16 @@ def wechat_configured() -> bool:
 
 def run_bot(client: redis.Redis, settings: BotSettings, connector: ChatConnector) -> None:
     """`leaksentry bot`: serve until SIGINT/SIGTERM."""
-    asyncio.run(BotService(client, settings, connector).serve())
+    asyncio.run(BotService(client, settings, connector, spool=data_spool(settings)).serve())
+
+
+def data_spool(settings: BotSettings) -> Spool:
+    """The intake's spool in the data folder (`spool/`)."""
+    return Spool(
+        data_dir() / "spool",
+        max_bytes=round(settings.intake.spool_max_mb * 1024 * 1024),
+        max_items=settings.intake.spool_max_items,
+    )
 
 
 def run_all(
@@ -174,17 +198,27 @@ def run_all(
     config_dir: Path | None = None,
     attachments: tuple[Attachment, ...] = (),
 ) -> None:
-    """`leaksentry run`: `workers` scan processes (restarted when they die) and the bot."""
+    """`leaksentry run`: `workers` scan processes and the embedded Redis (both restarted when
+    they die, `bot.supervision`) and the bot. The workers get the server's URL, so that they
+    wait for it to come back rather than start one of their own."""
+    from bot.redis_server import REDIS_URL_ENV, redis_url
+    from bot.supervision import RedisKeeper, Supervision
     from bot.worker import Supervisor
 
-    supervisor = Supervisor(workers, "local-worker", config_dir=config_dir)
+    target = redis_url()
+    env = {**os.environ, REDIS_URL_ENV: target.url}
+    keeper = RedisKeeper(data_dir() / "redis", target.url) if target.embedded else None
+    supervision = Supervision(
+        Supervisor(workers, "local-worker", config_dir=config_dir, env=env), keeper
+    )
     stop_workers = threading.Event()
     watcher = threading.Thread(
-        target=supervisor.run, args=(stop_workers,), name="worker-supervisor", daemon=True
+        target=supervision.run, args=(stop_workers,), name="supervisor", daemon=True
     )
     watcher.start()
     try:
-        asyncio.run(BotService(client, settings, connector).serve(attachments))
+        service = BotService(client, settings, connector, spool=data_spool(settings))
+        asyncio.run(service.serve(attachments))
     finally:
         stop_workers.set()
         watcher.join()

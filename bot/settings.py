@@ -33,6 +33,9 @@ class PipelineSettings(_Frozen):
 class RetentionSettings(_Frozen):
     evidence_days: float = Field(gt=0)
     clean_blob_hours: float = Field(gt=0)
+    evidence_picture: bool = True
+    """False: "findings only, no picture": an incident keeps what was found, and the item's
+    bytes expire `clean_blob_hours` after it was posted, like a clean item's."""
     prune_interval_minutes: float = Field(default=60, gt=0)
     """How often a worker drops expired incidents from the console's indexes."""
 
@@ -92,6 +95,14 @@ class ConsoleSettings(_Frozen):
 class IntakeSettings(_Frozen):
     min_text_chars: int = Field(default=4, ge=1)
     max_item_bytes: int = Field(default=104_857_600, gt=0)
+    spool_max_mb: float = Field(default=2048, gt=0)
+    """Messages received while Redis is unreachable are kept on disk up to this size,"""
+    spool_max_items: int = Field(default=20_000, ge=1)
+    """and this many."""
+    outage_alert_seconds: float = Field(default=60, ge=0)
+    """The officers are told when Redis has been unreachable this long."""
+    outage_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the bot process checks that Redis answers."""
 
 
 class BotSettings(_Frozen):

@@ -44,6 +44,8 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "reply_not_recipient": frozenset({"incident_id"}),
     "reply_incident_updated": frozenset({"incident_id", "status"}),
     "reply_unknown_incident": frozenset({"incident_id"}),
+    "redis_outage": frozenset({"since", "minutes"}),
+    "redis_outage_over": frozenset({"since", "until", "spooled", "refused"}),
 }
 """Every template the bot sends, and the placeholders it may use."""
 

@@ -47,12 +47,14 @@ from redis.client import Pipeline
 
 from bot import keys, metrics
 from bot.blobs import DAY, HOUR, Blobs
+from bot.children import child_options
 from bot.groups import Groups
 from bot.incidents import IncidentEvent, Incidents
 from bot.outbox import Outbox
 from bot.queue import Delivery, JobQueue, job_key
 from bot.redis_server import RedisUnavailable, connect
 from bot.registry import Registry
+from bot.sealing import SealError
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import Templates, load_templates
 from detectors import ScanConfig, Scanner, load_config
@@ -174,7 +176,11 @@ class Worker:
             self.dead_letter(delivery, f"error: gave up after {tries} attempts to scan it")
             return None
         with self._heartbeat(delivery):
-            data = self.blobs.get(job.sha256)
+            try:
+                data = self.blobs.get(job.sha256)
+            except SealError as exc:  # this machine has another LEAKSENTRY_EVIDENCE_KEY
+                self.dead_letter(delivery, f"fetch: {exc}")
+                return None
             if data is None:
                 self.dead_letter(delivery, "fetch: the item's bytes were no longer stored")
                 return None
@@ -336,6 +342,10 @@ class Supervisor:
         self.restarts = 0
 
     @property
+    def wanted(self) -> int:
+        return len(self._slots)
+
+    @property
     def pids(self) -> dict[str, int]:
         """Consumer name -> pid of each running worker process."""
         return {
@@ -393,7 +403,7 @@ class Supervisor:
         command = [sys.executable, "-m", "bot.cli", "worker", "--name", slot.name]
         if self._config_dir is not None:
             command += ["--config", str(self._config_dir)]
-        slot.process = subprocess.Popen(command, env=self._env)
+        slot.process = subprocess.Popen(command, env=self._env, **child_options())
         slot.started_at = time.monotonic()
 
 

@@ -14,6 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from detectors.model import Verdict
+
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 CONFIG_DIR_ENV = "LEAKSENTRY_CONFIG_DIR"
 
@@ -358,7 +360,22 @@ def load_config(directory: str | os.PathLike[str] | None = None) -> ScanConfig:
     )
     config = ScanConfig.model_validate({**parts, "source_dir": str(folder)})
     _check_policy_names(config)
+    _check_unread_alerts(config)
     return config
+
+
+UNREAD_DETECTORS = ("encrypted", "incomplete")
+"""What the scanner could not read must reach an officer: their rules are at least medium."""
+
+
+def _check_unread_alerts(config: ScanConfig) -> None:
+    for name in UNREAD_DETECTORS:
+        verdicts = [r.verdict for r in config.policy.rules if r.when == (name,)]
+        if not verdicts or min(Verdict.parse(v) for v in verdicts) < Verdict.MEDIUM:
+            raise ConfigError(
+                f"{config.source_dir}/policy.yaml: a rule `when: [{name}]` with verdict medium "
+                "or louder is required (content that could not be read may hide a leak)"
+            )
 
 
 def _check_policy_names(config: ScanConfig) -> None:

@@ -29,6 +29,12 @@ class LimitExceeded(ScanError):
 
     kind = "limit"
 
+    def __init__(self, message: str, cap: str = "too_large") -> None:
+        super().__init__(message)
+        self.cap = cap
+        """Which cap, as the label of the `incomplete` finding a skipped member gives:
+        "bomb" (inflates too far), "too_large", "too_deep", "too_many"."""
+
 
 class EncryptedContent(ScanError):
     """Password-protected content. Reported as an `encrypted` finding, not as an error."""

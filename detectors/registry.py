@@ -33,7 +33,10 @@ PAGE_DETECTORS: dict[str, PageDetector] = {
 
 ENCRYPTED = "encrypted"
 """Findings made by extraction itself: password-protected content to review."""
+INCOMPLETE = "incomplete"
+"""Findings made by extraction itself: a part of a container that was not read whole (skipped
+by a cap, a bomb, corrupt), where a leak may hide; the label says why."""
 KNOWN_DOCUMENT = "known_document"
 """Findings made by looking a page up among the registered controlled documents."""
 
-DETECTOR_NAMES: tuple[str, ...] = (*PAGE_DETECTORS, ENCRYPTED, KNOWN_DOCUMENT)
+DETECTOR_NAMES: tuple[str, ...] = (*PAGE_DETECTORS, ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT)

@@ -25,7 +25,7 @@ from detectors.model import Finding, Page, ScanReport, Verdict
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
 from detectors.policy import decide
-from detectors.registry import ENCRYPTED, KNOWN_DOCUMENT, PAGE_DETECTORS
+from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ class Scanner:
         except EncryptedContent:
             ctx.encrypted(name)
         except ScanError as exc:
+            if ctx.exhausted:  # a tree-wide cap stopped an archive: what was left is unread
+                ctx.skipped(name, exc)
             report.error = str(exc)
         except Exception as exc:  # a bug or a library crash on hostile input: report it, go on
             log.exception("scan of %s failed", name)
@@ -170,6 +172,17 @@ class Scanner:
                 member=None if source == name else source,
             )
             for source in dict.fromkeys(tally.encrypted_sources)
+        ]
+        report.findings += [
+            Finding(
+                detector=INCOMPLETE,
+                label=skipped.label,
+                confidence=1.0,
+                page=0,
+                evidence=skipped.reason,
+                member=None if skipped.source == name else skipped.source,
+            )
+            for skipped in tally.skipped
         ]
         report.findings = _deduplicated(report.findings)
         report.warnings = [*tally.warnings, *report.warnings]

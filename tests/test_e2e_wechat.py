@@ -41,6 +41,7 @@ from bot.incidents import Incidents
 from bot.metrics import ALERTS_SENT
 from bot.outbox import Outbox
 from bot.queue import JobQueue, job_key
+from bot.sealing import KEY_ENV, evidence_key_text
 from bot.service import BotService
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import load_templates
@@ -220,6 +221,7 @@ def stack_env(redis_url: str, config_dir: Path, data_dir: Path) -> dict[str, str
     env = {**os.environ, "REDIS_URL": redis_url}
     env["LEAKSENTRY_CONFIG_DIR"] = str(config_dir)
     env["LEAKSENTRY_DATA_DIR"] = str(data_dir)
+    env[KEY_ENV] = evidence_key_text()  # the bot in this process seals with the same key
     for name in (
         "LEAKSENTRY_OFFICERS",
         "LEAKSENTRY_WEBHOOK_URL",

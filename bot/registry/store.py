@@ -335,7 +335,8 @@ class Registry:
 
     def remove(self, doc_id: str) -> bool:
         """Remove a document and every trace of it: its record, its pages, every posting of
-        theirs. False when there was no such document."""
+        theirs, the console's thumbnail of its first page. False when there was no such
+        document."""
         self._check_layout(create=False)
         doc_key = _doc_key(doc_id)
         with self.client.pipeline() as pipe:
@@ -349,6 +350,7 @@ class Registry:
                     old_keys = self._posting_keys_of(list(current.page_ids))
                     pipe.multi()
                     self._queue_removal(pipe, [current], old_keys)
+                    pipe.delete(keys.CONSOLE_THUMBNAIL + doc_id)
                     pipe.hincrby(keys.REGISTRY_META, GENERATION_FIELD, 1)
                     pipe.execute()
                     return True

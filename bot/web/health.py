@@ -9,6 +9,7 @@ import redis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from bot import supervision
 from bot.metrics import collector_registry
 from bot.web.auth import SESSION, public
 from bot.web.state import CONSOLE, blocking, console
@@ -18,12 +19,17 @@ METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
 @public
 async def healthz(request: web.Request) -> web.Response:
-    """200 when Redis answers, 503 when it does not. Says nothing else."""
+    """200 when Redis answers, 503 when it does not. Under `leaksentry run` also what its
+    supervisor keeps alive: Redis up or restarting, workers running of wanted, restarts (no
+    names, addresses or versions: the route is public)."""
+    supervised = supervision.health()
+    extra = supervised.to_json() if supervised is not None else {}
     try:
         await blocking(console(request).client.ping)
     except redis.RedisError:
-        return web.json_response({"status": "redis unavailable"}, status=503)
-    return web.json_response({"status": "ok"})
+        return web.json_response({"status": "redis unavailable", **extra}, status=503)
+    degraded = supervised is not None and supervised.workers_running < supervised.workers_wanted
+    return web.json_response({"status": "degraded" if degraded else "ok", **extra})
 
 
 @public

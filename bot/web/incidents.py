@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.blobs import Blobs
 from bot.groups import Groups
 from bot.incidents import STATUSES, Incident, Incidents, UnknownIncident, normalize_id
+from bot.sealing import SealError
 from bot.web.auth import audit, current_session
 from bot.web.evidence import ARTIST, PageArtist, evidence_views, numbered_findings
 from bot.web.state import (
@@ -161,9 +162,12 @@ async def evidence_picture(request: web.Request) -> web.Response:
         view = views[int(request.match_info["index"])]
     except (ValueError, IndexError):
         raise web.HTTPNotFound(text="no such evidence picture") from None
-    data = await blocking(request.app[BLOBS].get, incident.sha256)
+    try:
+        data = await blocking(request.app[BLOBS].get, incident.sha256)
+    except SealError:
+        raise web.HTTPNotFound(text="the evidence is sealed with another key") from None
     if data is None:
-        raise web.HTTPNotFound(text="the evidence has expired (retention)")
+        raise web.HTTPNotFound(text="the evidence has expired or is not kept (retention)")
     artist: PageArtist = request.app[ARTIST]
     await audit(request, "view_evidence", f"incident {incident.incident_id}", view.caption)
     try:

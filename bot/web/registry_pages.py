@@ -60,9 +60,7 @@ def register_upload(
 
 
 def remove_document(registry: Registry, doc_id: str) -> bool:
-    removed = registry.remove(doc_id)
-    registry.client.delete(keys.CONSOLE_THUMBNAIL + doc_id)
-    return removed
+    return registry.remove(doc_id)  # the thumbnail with every other trace
 
 
 async def registry_page(request: web.Request) -> web.Response:

@@ -38,7 +38,7 @@ from detectors.errors import (
     ScanError,
     UnsupportedFormat,
 )
-from detectors.extract.base import ExtractContext
+from detectors.extract.base import BOMB, UNSAFE_PATH, ExtractContext
 from detectors.extract.common import MIB, join_source
 from detectors.extract.members import extract_member
 from detectors.extract.zipread import CHUNK, bounded_read, check_declared, is_encrypted, open_zip
@@ -101,7 +101,7 @@ def _walk(archive_name: str, fmt: _Format, ctx: ExtractContext) -> Iterator[Page
         if isinstance(content, EncryptedContent):
             ctx.encrypted(source)
         elif isinstance(content, ScanError):
-            ctx.warn(source, str(content))
+            ctx.skipped(source, content)
         else:
             yield from extract_member(content, source, ctx)
 
@@ -112,7 +112,7 @@ def _admit(entry: Entry, archive_name: str, ctx: ExtractContext) -> bool:
         return False
     source = join_source(archive_name, entry.name)
     if not is_safe_path(entry.name):
-        ctx.warn(source, "unsafe path: skipped (absolute, drive letter or '..')")
+        ctx.skipped(source, "unsafe path: skipped (absolute, drive letter or '..')", UNSAFE_PATH)
         return False
     if entry.encrypted:
         ctx.encrypted(source)
@@ -120,7 +120,7 @@ def _admit(entry: Entry, archive_name: str, ctx: ExtractContext) -> bool:
     try:
         check_declared(entry.size, entry.packed, ctx)
     except LimitExceeded as exc:
-        ctx.warn(source, str(exc))
+        ctx.skipped(source, exc)
         return False
     return True
 
@@ -265,7 +265,9 @@ class _BoundedIO(Py7zIO):
 
     def write(self, s: bytes | bytearray) -> int:
         if self.buffer.tell() + len(s) > self.cap:
-            raise LimitExceeded(f"possible zip bomb: member inflates past its {self.cap:,} bytes")
+            raise LimitExceeded(
+                f"possible zip bomb: member inflates past its {self.cap:,} bytes", BOMB
+            )
         return self.buffer.write(s)
 
     def read(self, size: int | None = None) -> bytes:
@@ -398,5 +400,5 @@ def _bounded(read: Callable[[int], bytes], cap: int) -> bytes:
     while chunk := read(CHUNK):
         out += chunk
         if len(out) > cap:
-            raise LimitExceeded(f"possible zip bomb: member inflates past its {cap:,} bytes")
+            raise LimitExceeded(f"possible zip bomb: member inflates past its {cap:,} bytes", BOMB)
     return bytes(out)

@@ -5,7 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from detectors.config import Limits
-from detectors.errors import LimitExceeded
+from detectors.errors import CorruptFile, LimitExceeded, ScanError
+
+BOMB = "bomb"
+"""Labels of an `incomplete` finding: a member inflating past a cap (ratio, its declared size,
+the tree's bytes, an image's pixels),"""
+TOO_LARGE = "too_large"
+"""a member declared larger than the file cap,"""
+TOO_DEEP = "too_deep"
+"""containers nested past the depth cap,"""
+TOO_MANY = "too_many"
+"""more members than the count cap,"""
+UNDECODABLE = "undecodable"
+"""a member that claims a format and cannot be read in it (corrupt, truncated),"""
+UNSAFE_PATH = "unsafe_path"
+"""a member named to escape its folder (zip slip)."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A part of the input that was not read whole, and why."""
+
+    source: str
+    label: str
+    reason: str
 
 
 @dataclass
@@ -14,6 +37,8 @@ class ExtractTally:
 
     warnings: list[str] = field(default_factory=list)
     encrypted_sources: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    """Members not read whole: each gives an `incomplete` finding (a leak may hide there)."""
     pages_emitted: int = 0
     pages_skipped: int = 0
     bytes_unpacked: int = 0
@@ -41,6 +66,18 @@ class ExtractContext:
     def encrypted(self, source: str) -> None:
         self.tally.encrypted_sources.append(source)
 
+    def skipped(self, source: str, problem: ScanError | str, label: str | None = None) -> None:
+        """A member left unread or read in part: a warning, and noted for an `incomplete`
+        finding when a cap refused it or it is corrupt. A format the scanner does not read
+        (an MP3 beside the documents) is only a warning: it holds no page to hide."""
+        self.warn(source, str(problem))
+        if label is None and isinstance(problem, LimitExceeded):
+            label = problem.cap
+        elif label is None and isinstance(problem, CorruptFile):
+            label = UNDECODABLE
+        if label is not None:
+            self.tally.skipped.append(Skipped(source, label, str(problem)))
+
     def count_unpacked(self, size: int, members: int = 1) -> None:
         """Add uncompressed bytes and `members` files; raise past the caps (zip bombs).
 
@@ -51,11 +88,11 @@ class ExtractContext:
         self.tally.members += members
         if self.tally.bytes_unpacked > self.limits.max_archive_total_bytes:
             raise LimitExceeded(
-                f"archive expands past {self.limits.max_archive_total_bytes:,} bytes"
+                f"archive expands past {self.limits.max_archive_total_bytes:,} bytes", BOMB
             )
         if self.tally.members > self.limits.max_archive_members:
             raise LimitExceeded(
-                f"archive holds more than {self.limits.max_archive_members:,} files"
+                f"archive holds more than {self.limits.max_archive_members:,} files", TOO_MANY
             )
 
     @property
@@ -69,7 +106,9 @@ class ExtractContext:
     def nested(self) -> ExtractContext:
         """The same tree one container level deeper."""
         if self.depth + 1 > self.limits.max_archive_depth:
-            raise LimitExceeded(f"containers nested deeper than {self.limits.max_archive_depth}")
+            raise LimitExceeded(
+                f"containers nested deeper than {self.limits.max_archive_depth}", TOO_DEEP
+            )
         return replace(self, depth=self.depth + 1)
 
     def take_page(self) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from detectors.errors import CorruptFile, LimitExceeded
-from detectors.extract.base import ExtractContext
+from detectors.extract.base import BOMB, ExtractContext
 from detectors.extract.common import decode_legacy, is_cjk, metadata_page
 from detectors.extract.xmp import xmp_values
 from detectors.model import Page, RgbImage
@@ -103,7 +103,7 @@ def _bomb_error(exc: Image.DecompressionBombError, cap: int) -> LimitExceeded:
     # PIL's own cap (a process-wide setting we leave alone) fired before ours could.
     found = re.search(r"\((\d+) pixels\)", str(exc))
     size = f"image of {int(found.group(1)):,} pixels" if found else "image"
-    return LimitExceeded(f"decompression bomb: {size} exceeds the {cap:,} pixel cap")
+    return LimitExceeded(f"decompression bomb: {size} exceeds the {cap:,} pixel cap", BOMB)
 
 
 def check_pixels(width: int, height: int, ctx: ExtractContext) -> None:
@@ -111,7 +111,7 @@ def check_pixels(width: int, height: int, ctx: ExtractContext) -> None:
     cap = ctx.limits.max_image_pixels
     if pixels > cap:
         raise LimitExceeded(
-            f"decompression bomb: image of {pixels:,} pixels exceeds the {cap:,} pixel cap"
+            f"decompression bomb: image of {pixels:,} pixels exceeds the {cap:,} pixel cap", BOMB
         )
 
 

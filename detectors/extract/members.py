@@ -26,4 +26,4 @@ def extract_member(data: bytes, source: str, ctx: ExtractContext) -> Iterator[Pa
     except ScanError as exc:
         if ctx.exhausted:
             raise
-        ctx.warn(source, str(exc))
+        ctx.skipped(source, exc)

@@ -12,7 +12,7 @@ import zipfile
 import zlib
 
 from detectors.errors import CorruptFile, EncryptedContent, LimitExceeded, UnsupportedFormat
-from detectors.extract.base import ExtractContext
+from detectors.extract.base import BOMB, TOO_LARGE, ExtractContext
 from detectors.extract.common import MIB
 
 CHUNK = 1024 * 1024
@@ -42,17 +42,18 @@ def check_declared(size: int, packed: int | None, ctx: ExtractContext) -> None:
     `packed` is None where the format does not say (members of a solid 7z block).
     """
     cap = ctx.limits.max_file_bytes
+    ratio = size / max(packed, 1) if packed is not None else 0.0
+    bomb_like = ratio > ctx.limits.max_compression_ratio
     if size > cap:
         raise LimitExceeded(
-            f"possible zip bomb: member of {size:,} bytes exceeds the {cap:,} byte cap"
+            f"possible zip bomb: member of {size:,} bytes exceeds the {cap:,} byte cap",
+            BOMB if bomb_like else TOO_LARGE,
         )
-    if packed is None:
-        return
-    ratio = size / max(packed, 1)
-    if size > RATIO_MIN_BYTES and ratio > ctx.limits.max_compression_ratio:
+    if size > RATIO_MIN_BYTES and bomb_like:
         raise LimitExceeded(
             f"possible zip bomb: member expands {ratio:,.0f} times "
-            f"(cap {ctx.limits.max_compression_ratio:,.0f})"
+            f"(cap {ctx.limits.max_compression_ratio:,.0f})",
+            BOMB,
         )
 
 
@@ -79,7 +80,8 @@ def bounded_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> b
                 out += chunk
                 if len(out) > cap:
                     raise LimitExceeded(
-                        f"possible zip bomb: member inflates past its {cap:,} declared bytes"
+                        f"possible zip bomb: member inflates past its {cap:,} declared bytes",
+                        BOMB,
                     )
     except NotImplementedError as exc:
         raise UnsupportedFormat(f"compression method {info.compress_type} ({exc})") from exc
