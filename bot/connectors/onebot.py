@@ -8,10 +8,9 @@ carries events one way and action requests and their `echo`-matched responses bo
 
 Ids are written `qq:<number>` for groups and users alike, so that they never collide with WeChat
 ids in enrollments, officer lists and Redis. A QQ message can carry several items (a text and two
-images): each becomes an `IncomingMessage` of its own, the first with the QQ message id, the next
-ones with `<id>#<n>`; a recall of the message recalls every item. A group file is keyed by its
-file id (`file-<id>`), so that a server that reports an upload both as a `file` segment and as a
-`group_upload` notice has it scanned once.
+images): each becomes an `IncomingMessage` of its own (`bot.connectors.items`). A group file is
+keyed by its file id (`file-<id>`), so that a server that reports an upload both as a `file`
+segment and as a `group_upload` notice has it scanned once.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import json
 import logging
 import os
 import re
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +40,7 @@ from bot.connectors.base import (
     SendError,
 )
 from bot.connectors.download import download
+from bot.connectors.items import RecentItems, item_ids
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,6 @@ URL_ENV = "ONEBOT_WS_URL"
 TOKEN_ENV = "ONEBOT_ACCESS_TOKEN"
 
 _DEFAULT_RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
-_ITEMS_REMEMBERED = 20_000  # message id -> item ids, for recalls of multi-item messages
 _FILE_SEGMENTS = {"image": MessageKind.IMAGE, "file": MessageKind.FILE}
 _OTHER_SEGMENTS = {
     "video": MessageKind.VIDEO,
@@ -139,7 +137,7 @@ class OneBotConnector:
         self._echoes = itertools.count(1)
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._items_of: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._items_of = RecentItems()
         self._topics: dict[str, str] = {}
         self._reader: asyncio.Task[None] | None = None
 
@@ -371,11 +369,8 @@ class OneBotConnector:
             return
         segments = _segments(event.get("message"))
         items = self._items(segments)
-        ids = tuple(
-            item.item_id or (message_id if n == 0 else f"{message_id}#{n}")
-            for n, item in enumerate(items)
-        )
-        self._remember(message_id, ids)
+        ids = item_ids(message_id, [item.item_id for item in items])
+        self._items_of.remember(message_id, ids)
         mentions_self = any(
             kind == "at" and self.self_id is not None and qq_id(data.get("qq")) == self.self_id
             for kind, data in segments
@@ -407,7 +402,7 @@ class OneBotConnector:
         message_id = str(event.get("message_id", ""))
         if not message_id:
             return
-        for item_id in self._items_of.get(message_id, (message_id,)):
+        for item_id in self._items_of.of(message_id):
             recall = _Item(MessageKind.RECALLED, extra={"operator": str(event.get("operator_id"))})
             incoming = self._incoming(event, f"recall-{item_id}", recall)
             yield replace(incoming, recalled_message_id=item_id)
@@ -438,11 +433,6 @@ class OneBotConnector:
             is_self=sender_id == self.self_id,
             extra={k: v for k, v in (item.extra or {}).items() if v},
         )
-
-    def _remember(self, message_id: str, item_ids: tuple[str, ...]) -> None:
-        self._items_of[message_id] = item_ids
-        while len(self._items_of) > _ITEMS_REMEMBERED:
-            self._items_of.popitem(last=False)
 
     # --- fetching ----------------------------------------------------------------------------
 
