@@ -10,21 +10,22 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
 from bot.connectors.base import ChatConnector
 from bot.incidents import Incidents
 from bot.outbox import Outbox
-from bot.queue import JobQueue
+from bot.queue import JobQueue, job_key
 from bot.service import BotService
 from bot.settings import BotSettings, load_bot_settings
+from bot.templates import load_templates
 from bot.worker import Supervisor
-from tests.test_e2e_wechat import WAIT, RedisProcess, config_copy, stack_env, until
+from tests.test_e2e_wechat import PAGE_TEXT, WAIT, RedisProcess, config_copy, stack_env, until
 
 PLATFORM_VARIABLES = (
     "ONEBOT_WS_URL",
@@ -114,3 +115,90 @@ async def service_stack(
         server.kill()
         os.environ.clear()
         os.environ.update(saved)
+
+
+# --- what the bot said, on any platform ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """Something the bot sent, as a platform's stand-in saw it, in leaksentry's ids."""
+
+    room_id: str | None
+    to_id: str | None
+    """The contact of a direct message (None in a group)."""
+    text: str
+    mention_ids: tuple[str, ...]
+
+
+class ChatView(Protocol):
+    """A stand-in's record of what the bot sent."""
+
+    def said(self) -> list[Said]: ...
+
+    async def wait_until_said(self, predicate: Callable[[Said], bool]) -> Said: ...
+
+
+@dataclass(frozen=True)
+class ChatGroup:
+    room_id: str
+    topic: str
+    admin: str
+    """The group's owner: its admin for alerts."""
+    officer: str
+
+
+def in_room(chat: ChatView, group: ChatGroup) -> list[Said]:
+    return [s for s in chat.said() if s.room_id == group.room_id]
+
+
+def dms_to(chat: ChatView, contact_id: str) -> list[Said]:
+    return [s for s in chat.said() if s.to_id == contact_id]
+
+
+def assert_no_page_content(messages: list[Said]) -> None:
+    """Alerts name what was found, never what the page says."""
+    for said in messages:
+        for words in PAGE_TEXT:
+            assert words not in said.text, (words, said.text)
+
+
+async def alerted_once(
+    stack: ServiceStack,
+    chat: ChatView,
+    group: ChatGroup,
+    member: tuple[str, str],
+    message_key: str,
+    item: str = "图片",
+) -> None:
+    """The item's @-warning to `member` (id, name) in the group and one DM to the group's
+    admin and officer each, each exactly once, when everything has been sent."""
+    member_id, member_name = member
+    warning = await chat.wait_until_said(
+        lambda s: s.room_id == group.room_id and member_id in s.mention_ids
+    )
+    for contact in (group.admin, group.officer):
+        await chat.wait_until_said(lambda s, c=contact: s.to_id == c)
+    await stack.idle()
+    incident = stack.incidents.by_message(message_key)
+    assert incident is not None
+    assert [s.message_key for s in incident.sightings] == [message_key]
+    assert stack.client.get(job_key(message_key)) == b"done"
+
+    assert [s for s in in_room(chat, group) if s.mention_ids] == [warning]
+    template = load_templates(stack.settings.source_dir).render(
+        "member_warning", member=member_name, item=item, group=group.topic
+    )
+    assert warning.mention_ids == (member_id,) and warning.text.endswith(template)
+    for contact in (group.admin, group.officer):
+        (dm,) = dms_to(chat, contact)
+        assert f"事件编号 {incident.incident_id}" in dm.text
+        assert f"群聊：{group.topic}" in dm.text and f"发送人：{member_name}" in dm.text
+    assert not dms_to(chat, member_id)
+    assert_no_page_content([warning, *dms_to(chat, group.admin), *dms_to(chat, group.officer)])
+
+
+def enroll_by_cli(stack: ServiceStack, group: ChatGroup) -> None:
+    """`leaksentry groups enroll ROOM --officer OFFICER` (its admins taken from the room)."""
+    out = stack.cli("groups", "enroll", group.room_id, "--officer", group.officer)
+    assert f"enrolled {group.room_id}; officers: {group.officer}" in out
