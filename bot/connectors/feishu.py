@@ -117,6 +117,7 @@ class FeishuConnector:
     HTTP event callback (served on `listen`) for everything received."""
 
     platform = PLATFORM
+    id_prefix = ID_PREFIX
 
     def __init__(
         self,

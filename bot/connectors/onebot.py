@@ -98,6 +98,7 @@ class OneBotConnector:
     """`ChatConnector` for QQ over a OneBot v11 forward WebSocket (Bearer access token)."""
 
     platform = PLATFORM
+    id_prefix = ID_PREFIX
 
     def __init__(
         self,
