@@ -203,6 +203,13 @@ async def test_warning_replies_to_the_members_item_and_mentions_them(
     warning = await feishu.wait_for_sent(lambda s: s.text.endswith("请撤回"), WAIT)
     assert warning.reply_to == image_id and warning.chat_id == CHAT
     assert warning.at == (MEMBER,) and f'<at user_id="{MEMBER}">成员小张</at>' in warning.text
+    connector.reply_window_seconds = 0.0  # the photo is now too old to be what was flagged
+    try:
+        await connector.say_in_room(feishu_id(CHAT), "请撤回刚才的消息", (feishu_id(MEMBER),))
+    finally:
+        connector.reply_window_seconds = 600.0
+    alone = await feishu.wait_for_sent(lambda s: s.text.endswith("请撤回刚才的消息"), WAIT)
+    assert alone.reply_to is None and alone.at == (MEMBER,) and alone.chat_id == CHAT
     await connector.say_in_room(feishu_id(CHAT), "本群已开启保密检测")
     plain = await feishu.wait_for_sent(lambda s: s.text == "本群已开启保密检测", WAIT)
     assert plain.reply_to is None and plain.at == ()

@@ -131,9 +131,12 @@ class FeishuConnector:
         call_timeout: float = 30.0,
         max_fetch_bytes: int = 200 * 1024 * 1024,
         names_refresh_seconds: float = 600.0,
+        reply_window_seconds: float = 600.0,
     ) -> None:
         """`listen` is the HOST:PORT the event callback is served on (at `/feishu/events`);
-        `base_url` the open API's origin (a private deployment's, or a stand-in's)."""
+        `base_url` the open API's origin (a private deployment's, or a stand-in's). A warning
+        replies to the member's image or file of at most `reply_window_seconds` ago (a scan
+        takes seconds): an older one is likely not what was flagged (a text)."""
         missing = [
             name
             for name, value in (
@@ -155,6 +158,7 @@ class FeishuConnector:
         self.call_timeout = call_timeout
         self.max_fetch_bytes = max_fetch_bytes
         self.names_refresh_seconds = names_refresh_seconds
+        self.reply_window_seconds = reply_window_seconds
         self.self_id: str | None = None
         try:
             self._client = (
@@ -182,8 +186,8 @@ class FeishuConnector:
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self._items_of = RecentItems()
-        self._latest: dict[tuple[str, str], str] = {}
-        """(chat, sender) -> Feishu id of the sender's latest image or file there."""
+        self._latest: dict[tuple[str, str], tuple[str, float]] = {}
+        """(chat, sender) -> Feishu id and arrival of the sender's latest image or file there."""
         self._names: dict[str, str] = {}
         self._names_loaded: dict[str, float] = {}
         _route_sdk_logger()
@@ -326,7 +330,7 @@ class FeishuConnector:
         self._items_of.remember(message.message_id, ids)
         for item, item_id in zip(items, ids, strict=True):
             if item.file_key and room_id:
-                self._latest[(room_id, sender_id)] = message.message_id
+                self._latest[(room_id, sender_id)] = (message.message_id, time.monotonic())
             text = _MENTION_KEY.sub(lambda m: f"@{_mention_name(mentions, m.group())}", item.text)
             yield IncomingMessage(
                 platform=self.platform,
@@ -339,7 +343,7 @@ class FeishuConnector:
                 filename=item.filename,
                 mentions_self=mentions_self,
                 sent_at=_seconds(message.create_time),
-                is_self=sender.sender_type == "app" or sender_id == self.self_id,
+                is_self=sender_id == self.self_id,
                 extra={"file_key": item.file_key, "message_type": message.message_type or ""},
             )
 
@@ -393,14 +397,17 @@ class FeishuConnector:
 
     async def say_in_room(self, room_id: str, text: str, mention_ids: tuple[str, ...] = ()) -> None:
         """`text` in the group. With mentions: a reply to the first mentioned member's latest
-        image or file there (the item warned about), which @mentions each of them."""
+        image or file there (the item warned about) when it came within `reply_window_seconds`,
+        else a message of its own; either @mentions each of them."""
         chat_id = _native(room_id, SendError)
         ats = "".join(
             f'<at user_id="{_native(m, SendError)}">{self._names.get(m, "")}</at> '
             for m in mention_ids
         )
         content = json.dumps({"text": ats + text}, ensure_ascii=False)
-        replied_to = self._latest.get((room_id, mention_ids[0])) if mention_ids else None
+        latest = self._latest.get((room_id, mention_ids[0])) if mention_ids else None
+        fresh = latest is not None and time.monotonic() - latest[1] < self.reply_window_seconds
+        replied_to = latest[0] if latest is not None and fresh else None
         if replied_to is not None:
             body = ReplyMessageRequestBody.builder().msg_type("text").content(content).build()
             request: Any = (

@@ -520,9 +520,10 @@ class OneBotConnector:
             for m in members
             if isinstance(m, dict)
         }
+        self._topics[room_id] = str(info.get("group_name") or "")  # a renamed group's new name
         return RoomInfo(
             room_id=room_id,
-            topic=str(info.get("group_name") or ""),
+            topic=self._topics[room_id],
             owner_id=next((m for m, role in roles.items() if role == "owner"), None),
             admin_ids=tuple(m for m, role in roles.items() if role == "admin"),
             member_ids=tuple(roles),
