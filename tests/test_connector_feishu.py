@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -285,6 +286,41 @@ async def test_a_busy_callback_port_is_a_clear_error(
     busy = connector_for(feishu, listen=f"{connector.host}:{connector.port}")
     with pytest.raises(ConnectorError, match="cannot serve the Feishu event callback"):
         await busy.start(Inbox().handle)
+
+
+async def test_the_long_connection_delivers_reconnects_and_closes(tmp_path: Path) -> None:
+    async with FeishuServer(events="long_connection") as server:
+        server.add_user(MEMBER, "成员小张")
+        server.add_chat(CHAT, "项目一组", owner=OWNER, members=[MEMBER, BOT_OPEN_ID])
+        inbox = Inbox()
+        connector = connector_for(
+            server, events="long_connection", verification_token="", encrypt_key=""
+        )
+        await connector.start(inbox.handle)
+        try:
+            assert server.connections == 1
+            image_id = await server.post_image(CHAT, MEMBER, b"\xff\xd8 over the socket")
+            image = await inbox.wait(lambda m: m.message_id == image_id)
+            assert image.kind is MessageKind.IMAGE and image.sender_name == "成员小张"
+            assert await connector.fetch(image) == b"\xff\xd8 over the socket"
+
+            await server.drop()
+            await server.wait_for_connections(2, WAIT)
+            text_id = await server.post_text(CHAT, MEMBER, "after the reconnect")
+            await inbox.wait(lambda m: m.message_id == text_id)
+        finally:
+            await connector.stop()
+        for _ in range(100):  # the client closed its socket
+            if not server._sockets:
+                break
+            await asyncio.sleep(0.05)
+        assert not server._sockets
+
+
+async def test_the_long_connection_needs_only_the_app_credentials(feishu: FeishuServer) -> None:
+    connector_for(feishu, events="long_connection", verification_token="", encrypt_key="")
+    with pytest.raises(ConnectorError, match="FEISHU_EVENTS is callback or long_connection"):
+        connector_for(feishu, events="webhook")
 
 
 @pytest.mark.parametrize(

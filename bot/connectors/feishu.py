@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -67,6 +68,8 @@ LISTEN_ENV = "FEISHU_CALLBACK_LISTEN"
 DEFAULT_BASE_URL = "https://open.feishu.cn"  # Lark (international): https://open.larksuite.com
 DEFAULT_LISTEN = "127.0.0.1:8090"
 CALLBACK_PATH = "/feishu/events"
+EVENTS_ENV = "FEISHU_EVENTS"
+CALLBACK, LONG_CONNECTION = "callback", "long_connection"
 
 _TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 _BOT_INFO_PATH = "/open-apis/bot/v3/info"
@@ -124,8 +127,9 @@ class FeishuConnector:
         app_id: str,
         app_secret: str,
         *,
-        verification_token: str,
-        encrypt_key: str,
+        verification_token: str = "",
+        encrypt_key: str = "",
+        events: str = CALLBACK,
         base_url: str = DEFAULT_BASE_URL,
         listen: str = DEFAULT_LISTEN,
         call_timeout: float = 30.0,
@@ -133,26 +137,27 @@ class FeishuConnector:
         names_refresh_seconds: float = 600.0,
         reply_window_seconds: float = 600.0,
     ) -> None:
-        """`listen` is the HOST:PORT the event callback is served on (at `/feishu/events`);
+        """`events` is `callback` (the HTTP callback, served on `listen` at `/feishu/events`,
+        which needs the verification token and the encrypt key) or `long_connection`;
         `base_url` the open API's origin (a private deployment's, or a stand-in's). A warning
         replies to the member's image or file of at most `reply_window_seconds` ago (a scan
         takes seconds): an older one is likely not what was flagged (a text)."""
-        missing = [
-            name
-            for name, value in (
-                (APP_ID_ENV, app_id),
-                (APP_SECRET_ENV, app_secret),
+        if events not in (CALLBACK, LONG_CONNECTION):
+            raise ConnectorError(f"{EVENTS_ENV} is {CALLBACK} or {LONG_CONNECTION}, not {events!r}")
+        required = [(APP_ID_ENV, app_id), (APP_SECRET_ENV, app_secret)]
+        if events == CALLBACK:
+            required += [
                 (VERIFICATION_TOKEN_ENV, verification_token),
                 (ENCRYPT_KEY_ENV, encrypt_key),
-            )
-            if not value.strip()
-        ]
+            ]
+        missing = [name for name, value in required if not value.strip()]
         if missing:
             raise ConnectorError(
                 f"the Feishu app is not fully configured: set {', '.join(missing)} (the app's "
                 "credentials, and the event subscription's verification token and encrypt key)"
             )
         self.app_id, self.app_secret = app_id.strip(), app_secret.strip()
+        self.events = events
         self.base_url = base_url.strip().rstrip("/")
         self.host, self.port = _listen_address(listen)
         self.call_timeout = call_timeout
@@ -182,6 +187,8 @@ class FeishuConnector:
         self._events: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._dispatch: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._long_connection: _LongConnection | None = None
         self._token = ""
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -200,6 +207,7 @@ class FeishuConnector:
             env(APP_SECRET_ENV, ""),
             verification_token=env(VERIFICATION_TOKEN_ENV, ""),
             encrypt_key=env(ENCRYPT_KEY_ENV, ""),
+            events=env(EVENTS_ENV, "") or CALLBACK,
             base_url=env(BASE_URL_ENV, "") or DEFAULT_BASE_URL,
             listen=env(LISTEN_ENV, "") or DEFAULT_LISTEN,
             **options,
@@ -213,8 +221,9 @@ class FeishuConnector:
 
     async def start(self, on_message: MessageHandler) -> None:
         """Checks the app's credentials (a tenant token and the bot's own open id), then
-        serves the event callback; `ConnectorError` when either fails."""
-        if self._runner is not None:
+        serves the event callback or opens the long connection; `ConnectorError` when either
+        fails."""
+        if self._loop is not None:
             raise ConnectorError("already started")
         await self._renew_token()
         try:
@@ -228,6 +237,19 @@ class FeishuConnector:
             raise ConnectorError("the Feishu open API sent no open_id for the app's bot")
         self.self_id = feishu_id(str(bot["open_id"]))
         self._on_message = on_message
+        self._loop = asyncio.get_running_loop()
+        try:
+            if self.events == LONG_CONNECTION:
+                await self._open_long_connection()
+            else:
+                await self._serve_callback()
+        except BaseException:
+            self._loop = None
+            raise
+        self._dispatch = asyncio.create_task(self._deliver(), name="feishu-events")
+        log.info("Feishu bot %s (%s) ready (%s)", bot.get("app_name"), self.self_id, self.events)
+
+    async def _serve_callback(self) -> None:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post(CALLBACK_PATH, self._callback)
         runner = web.AppRunner(app, access_log=None)
@@ -241,18 +263,24 @@ class FeishuConnector:
                 f"({LISTEN_ENV}): {error.strerror or error}"
             ) from None
         self._runner = runner
-        self._dispatch = asyncio.create_task(self._deliver(), name="feishu-events")
-        log.info(
-            "Feishu bot %s (%s) ready; events at %s",
-            bot.get("app_name"),
-            self.self_id,
-            CALLBACK_PATH,
-        )
+
+    async def _open_long_connection(self) -> None:
+        connection = _LongConnection(self, self._dispatcher)
+        try:
+            await connection.opened(self.call_timeout)
+        except ConnectorError:
+            await asyncio.to_thread(connection.close)
+            raise
+        self._long_connection = connection
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        connection, self._long_connection = self._long_connection, None
+        if connection is not None:
+            await asyncio.to_thread(connection.close)
+        self._loop = None
         dispatch, self._dispatch = self._dispatch, None
         if dispatch is not None:
             dispatch.cancel()
@@ -277,7 +305,7 @@ class FeishuConnector:
 
     def _on_receive(self, data: P2ImMessageReceiveV1) -> None:
         for message in self._receive_items(data):
-            self._events.put_nowait(message)
+            self._queue(message)
 
     def _on_recall(self, data: P2ImMessageRecalledV1) -> None:
         event = data.event
@@ -285,7 +313,7 @@ class FeishuConnector:
             return
         at = _seconds(event.recall_time)
         for item_id in self._items_of.of(event.message_id):
-            self._events.put_nowait(
+            self._queue(
                 IncomingMessage(
                     platform=self.platform,
                     message_id=f"recall-{item_id}",
@@ -297,6 +325,12 @@ class FeishuConnector:
                     sent_at=at,
                 )
             )
+
+    def _queue(self, message: IncomingMessage) -> None:
+        """From lark-oapi's callbacks: in this loop's thread (the HTTP callback) or in the long
+        connection's."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._events.put_nowait, message)
 
     async def _deliver(self) -> None:
         while True:
@@ -565,6 +599,71 @@ class FeishuConnector:
         except Exception as error:  # httpx's connection errors
             raise ApiError(path, "-", repr(error)) from None
         return answer if isinstance(answer, dict) else {}
+
+
+class _LongConnection:
+    """lark-oapi's long connection (`lark_oapi.ws.Client`) in a thread of its own.
+
+    Its client blocks in `start()` and runs on an event loop of its module, taken at import:
+    it gets a new loop in its thread (one long connection per process), and is stopped by
+    stopping that loop. It asks for the connection URL with the app's credentials, keeps the
+    WebSocket open with pings and reconnects by itself; the events it receives go through the
+    same dispatcher as the HTTP callback's (without the callback's token and signature: the
+    connection itself is authenticated)."""
+
+    def __init__(self, connector: FeishuConnector, dispatcher: Any) -> None:
+        self._client = lark.ws.Client(
+            connector.app_id,
+            connector.app_secret,
+            event_handler=dispatcher,
+            domain=connector.base_url,
+            log_level=lark.LogLevel.WARNING,
+        )
+        self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="feishu-long-connection")
+        self._thread.daemon = True
+        self._thread.start()
+
+    async def opened(self, timeout: float) -> None:
+        """Once the WebSocket is open; `ConnectorError` when it fails or takes too long."""
+        deadline = time.monotonic() + timeout
+        while self._client._conn is None:
+            if self._failure is not None:
+                raise ConnectorError(f"the Feishu long connection failed: {self._failure}")
+            if time.monotonic() > deadline:
+                raise ConnectorError(f"no Feishu long connection within {timeout} s")
+            await asyncio.sleep(0.05)
+
+    def close(self) -> None:
+        self._closing = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        import lark_oapi.ws.client as ws_client
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        ws_client.loop = loop
+        self._loop = loop
+        try:
+            self._client.start()
+        except Exception as error:  # wrong credentials; or our stop() ending its loop
+            if not self._closing:
+                self._failure = error
+                log.error("the Feishu long connection ended: %s", error)
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(self._client._disconnect())
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
 
 
 # --- message content -----------------------------------------------------------------------

@@ -40,8 +40,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from Crypto.Cipher import AES
+from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 
 BOT_OPEN_ID = "ou_bot0000000000000000000000000001"
+_TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+_ENDPOINT_PATH = "/callback/ws/endpoint"
+_SOCKET_PATH = "/ws"
+_DATA_FRAME, _CONTROL_FRAME = 1, 0
 INVALID_TOKEN = 99991663
 
 
@@ -71,7 +76,10 @@ class _Chat:
 class FeishuServer:
     """Runs on a free local port until the context exits."""
 
-    def __init__(self, *, page_size: int = 2) -> None:
+    def __init__(self, *, page_size: int = 2, events: str = "callback") -> None:
+        """`events`: `callback` (pushed to `callback_url`) or `long_connection` (sent over
+        the WebSocket that lark-oapi's long-connection client opens)."""
+        self.events = events
         self.app_id = f"cli_{secrets.token_hex(8)}"
         self.app_secret = secrets.token_hex(16)
         self.verification_token = secrets.token_hex(12)
@@ -95,6 +103,11 @@ class FeishuServer:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._answers: dict[str, asyncio.Future[int]] = {}
+        """Event id -> the status the client answered it with (long connection)."""
+        self.connections = 0
+        """Long connections opened so far."""
         self.port = 0
 
     @property
@@ -104,13 +117,15 @@ class FeishuServer:
     async def __aenter__(self) -> FeishuServer:
         app = web.Application(middlewares=[self._gate])
         route = app.router
-        route.add_post("/open-apis/auth/v3/tenant_access_token/internal", self._tenant_token)
+        route.add_post(_TOKEN_PATH, self._tenant_token)
         route.add_get("/open-apis/bot/v3/info", self._bot_info)
         route.add_get("/open-apis/im/v1/messages/{message_id}/resources/{key}", self._resource)
         route.add_post("/open-apis/im/v1/messages", self._create)
         route.add_post("/open-apis/im/v1/messages/{message_id}/reply", self._reply)
         route.add_get("/open-apis/im/v1/chats/{chat_id}", self._chat)
         route.add_get("/open-apis/im/v1/chats/{chat_id}/members", self._members)
+        route.add_post(_ENDPOINT_PATH, self._endpoint)
+        route.add_get(_SOCKET_PATH, self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -125,6 +140,7 @@ class FeishuServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        await self.drop()
         if self._http is not None:
             await self._http.close()
         if self._runner is not None:
@@ -253,6 +269,8 @@ class FeishuServer:
             },
             "event": event,
         }
+        if self.events == "long_connection":
+            return await self._send_frame(envelope)
         return await self.post_callback(envelope, encrypt_key=encrypt_key)
 
     async def post_callback(
@@ -291,7 +309,7 @@ class FeishuServer:
         self.calls.append(f"{request.method} {request.path}")
         if self._refusing:
             return web.Response(status=503, text="service unavailable")
-        if not request.path.endswith("tenant_access_token/internal"):
+        if request.path not in (_TOKEN_PATH, _ENDPOINT_PATH, _SOCKET_PATH):
             offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
             if not self._token or offered != self._token:
                 return _answer(INVALID_TOKEN, "Invalid access token for authorization.", 400)
@@ -376,6 +394,81 @@ class FeishuServer:
             "member_total": len(chat.members),
         }
         return web.json_response({"code": 0, "msg": "success", "data": data})
+
+    # --- the long connection -----------------------------------------------------------------
+
+    async def drop(self) -> None:
+        """Close every long connection (the client opens a new one by itself)."""
+        for ws in list(self._sockets):
+            await ws.close()
+        self._sockets.clear()
+
+    async def wait_for_connections(self, count: int, timeout: float) -> None:
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: self.connections >= count and self._sockets),
+                timeout,
+            )
+
+    async def _endpoint(self, request: web.Request) -> web.Response:
+        """Where the long connection goes, for the app's credentials (lark-oapi's `ws.Client`
+        asks before each connection)."""
+        body = await request.json()
+        if body.get("AppID") != self.app_id or body.get("AppSecret") != self.app_secret:
+            return _answer(514, "auth failed: app secret invalid")
+        device = secrets.token_hex(4)
+        url = f"ws://127.0.0.1:{self.port}{_SOCKET_PATH}?device_id={device}&service_id=7"
+        config = {"ReconnectCount": -1, "ReconnectInterval": 1, "ReconnectNonce": 0}
+        data = {"URL": url, "ClientConfig": {**config, "PingInterval": 30}}
+        return web.json_response({"code": 0, "msg": "ok", "data": data})
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        async with self._changed:
+            self.connections += 1
+            self._changed.notify_all()
+        try:
+            async for message in ws:
+                if message.type is aiohttp.WSMsgType.BINARY:
+                    await self._on_frame(ws, message.data)
+        finally:
+            self._sockets.discard(ws)
+        return ws
+
+    async def _on_frame(self, ws: web.WebSocketResponse, data: bytes) -> None:
+        frame = Frame()
+        frame.ParseFromString(data)
+        headers = {h.key: h.value for h in frame.headers}
+        if frame.method == _CONTROL_FRAME and headers.get("type") == "ping":
+            pong = Frame(SeqID=frame.SeqID, LogID=0, service=frame.service, method=_CONTROL_FRAME)
+            pong.headers.add(key="type", value="pong")
+            await ws.send_bytes(pong.SerializeToString())
+        elif frame.method == _DATA_FRAME:  # the client's answer to an event
+            answer = self._answers.pop(headers.get("message_id", ""), None)
+            if answer is not None and not answer.done():
+                answer.set_result(int(json.loads(frame.payload or b"{}").get("code", 0)))
+
+    async def _send_frame(self, envelope: dict[str, Any]) -> tuple[int, str]:
+        """An event as a data frame, in plain JSON (the connection is what is authenticated)."""
+        if not self._sockets:
+            raise RuntimeError("no long connection is open: the event would be lost")
+        event_id = str(envelope["header"]["event_id"])
+        frame = Frame(SeqID=next(self._ids), LogID=0, service=7, method=_DATA_FRAME)
+        for key, value in (
+            ("type", "event"),
+            ("message_id", event_id),
+            ("sum", "1"),
+            ("seq", "0"),
+            ("trace_id", secrets.token_hex(8)),
+        ):
+            frame.headers.add(key=key, value=value)
+        frame.payload = json.dumps(envelope, ensure_ascii=False).encode()
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._answers[event_id] = answer
+        await next(iter(self._sockets)).send_bytes(frame.SerializeToString())
+        return await asyncio.wait_for(answer, 10), ""
 
     # --- inside ------------------------------------------------------------------------------
 
