@@ -172,7 +172,7 @@ async def test_the_environment_chooses_the_platforms(
     servers: tuple[OneBotServer, FeishuServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     onebot, feishu = servers
-    for name in ("WECHATY_PUPPET_SERVICE_TOKEN", "ONEBOT_WS_URL", "FEISHU_APP_ID"):
+    for name in ("WECHATY_PUPPET_SERVICE_TOKEN", "ONEBOT_WS_URL", "FEISHU_APP_ID", "FEISHU_EVENTS"):
         monkeypatch.delenv(name, raising=False)
     assert service.platforms_configured() == []
     with pytest.raises(service.SetupError, match="no chat platform is configured"):
@@ -184,6 +184,13 @@ async def test_the_environment_chooses_the_platforms(
     with pytest.raises(service.SetupError, match="FEISHU_APP_SECRET"):
         service.platform_connector()
     monkeypatch.setenv("FEISHU_APP_SECRET", feishu.app_secret)
+    with pytest.raises(service.SetupError, match="FEISHU_VERIFICATION_TOKEN, FEISHU_ENCRYPT_KEY"):
+        service.platform_connector()  # the HTTP callback, by default, needs both
+    monkeypatch.setenv("FEISHU_EVENTS", "long_connection")  # which needs neither
+    over_socket = service.platform_connector()
+    assert isinstance(over_socket, MultiConnector)
+    assert [c.platform for c in over_socket.connectors] == ["qq", "feishu"]
+    monkeypatch.delenv("FEISHU_EVENTS")
     monkeypatch.setenv("FEISHU_VERIFICATION_TOKEN", feishu.verification_token)
     monkeypatch.setenv("FEISHU_ENCRYPT_KEY", feishu.encrypt_key)
     monkeypatch.setenv("FEISHU_BASE_URL", feishu.base_url)
