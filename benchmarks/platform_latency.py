@@ -134,18 +134,20 @@ async def measure(
         await platform.stack.idle(WAIT)
         log = [r for r in platform.stack.outbox.delivery_log(10_000) if r.kind == "warning"]
         by_incident = {r.incident_id: r for r in log}
-        received_to_sent = []
+        received_to_sent, received_to_queued = [], []
         for n in posted:
             incident = platform.stack.incidents.list(room=platform.room_id(n), limit=1)
             record = by_incident.get(incident[0].incident_id) if incident else None
             if record is not None:
                 received_to_sent.append(record.sent_at - record.received_at)
+                received_to_queued.append(record.queued_at - record.received_at)
     return {
         "platform": name,
         "photos": count,
         "warned": len(seen),
         "received_to_sent": summary(received_to_sent),
         "posted_to_seen": summary([seen[n] - posted[n] for n in posted]),
+        "received_to_queued": summary(received_to_queued),
     }
 
 
@@ -166,6 +168,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"{r['received_to_sent']['p50']:.2f} / {r['received_to_sent']['p95']:.2f}",
             f"{r['posted_to_seen']['p50']:.2f} / {r['posted_to_seen']['p95']:.2f}",
             f"{r['posted_to_seen']['max']:.2f}",
+            f"{r['received_to_queued']['p50']:.2f}",
         ]
         for r in results["platforms"]
     ]
@@ -174,8 +177,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         "photos warned",
         "received → sent p50 / p95 s",
         "posted → seen p50 / p95 s",
+        "max s",
+        "received → warning queued p50 s",
     ]
-    lines += table([*header, "max s"], rows)
+    lines += table(header, rows)
     return "\n".join(lines)
 
 

@@ -207,7 +207,7 @@ def platform_connector() -> ChatConnector:
     if not connectors:
         raise SetupError(
             f"no chat platform is configured: set {TOKEN_ENV} (WeChat), {ONEBOT_URL_ENV} (QQ) "
-            f"or {FEISHU_APP_ENV} (Feishu); see the README's run section."
+            f'or {FEISHU_APP_ENV} (Feishu); see the README ("QQ and Feishu groups").'
         )
     return connectors[0] if len(connectors) == 1 else MultiConnector(connectors)
 
