@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -212,3 +213,56 @@ async def test_leaksentry_bot_with_a_bad_onebot_url_says_so(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert "ONEBOT_WS_URL" in result.stderr and "ws://HOST:PORT" in result.stderr
+
+
+async def test_leaksentry_bot_serves_qq_and_feishu_at_once(tmp_path: Path) -> None:
+    """The command itself, against both stand-ins: each group's owner enrolls it in chat."""
+    async with OneBotServer() as onebot, FeishuServer() as feishu:
+        onebot.add_group(QQ_GROUP, "QQ工作群", owner=QQ_OWNER, members=[QQ_MEMBER])
+        feishu.add_chat(CHAT, "飞书工作群", owner=FEISHU_OWNER, members=[BOT_OPEN_ID])
+        listen = f"127.0.0.1:{free_port()}"
+        feishu.callback_url = f"http://{listen}/feishu/events"
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("WECHATY_", "FEISHU_", "ONEBOT_")) and k != "REDIS_URL"
+        }
+        env.update(
+            LEAKSENTRY_DATA_DIR=str(tmp_path),
+            ONEBOT_WS_URL=onebot.ws_url,
+            ONEBOT_ACCESS_TOKEN=onebot.token,
+            FEISHU_APP_ID=feishu.app_id,
+            FEISHU_APP_SECRET=feishu.app_secret,
+            FEISHU_VERIFICATION_TOKEN=feishu.verification_token,
+            FEISHU_ENCRYPT_KEY=feishu.encrypt_key,
+            FEISHU_BASE_URL=feishu.base_url,
+            FEISHU_CALLBACK_LISTEN=listen,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "bot",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            assert process.stdout is not None
+            output = b""
+            while b"bot service up on qq+feishu" not in output:
+                line = await asyncio.wait_for(process.stdout.readline(), 60)
+                assert line, output.decode()[-3000:]
+                output += line
+            await onebot.post_text(QQ_GROUP, QQ_OWNER, "/enroll")
+            await feishu.post_text(CHAT, FEISHU_OWNER, "/enroll", mentions=(BOT_OPEN_ID,))
+            qq_reply = await onebot.wait_for_sent(lambda s: s.group_id == QQ_GROUP, 30)
+            feishu_reply = await feishu.wait_for_sent(lambda s: s.chat_id == CHAT, 30)
+            assert "本群「QQ工作群」已开启保密检测" in qq_reply.text
+            assert "本群「飞书工作群」已开启保密检测" in feishu_reply.text
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 60) == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
