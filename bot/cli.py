@@ -21,7 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from bot.connectors.base import ChatConnector
+from bot.connectors.base import ChatConnector, ConnectorError
 from bot.groups import Groups
 from bot.paths import data_dir
 from bot.redis_server import RedisUnavailable, connect, redis_url
@@ -296,7 +296,10 @@ def bot_command(config_dir: Path | None) -> None:
         connector = service.platform_connector()
     except service.SetupError as exc:
         raise click.UsageError(str(exc)) from exc
-    service.run_bot(_redis_client(), settings, connector)
+    try:
+        service.run_bot(_redis_client(), settings, connector)
+    except ConnectorError as exc:  # a platform that cannot start: what to fix, no traceback
+        raise click.ClickException(f"cannot start the bot: {exc}") from exc
 
 
 @main.command("run")
@@ -330,9 +333,17 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
             " machine; set one of them to serve WeChat, QQ or Feishu.[/]"
         )
     count = settings.pipeline.workers if workers is None else workers
-    service.run_all(
-        client, settings, connector, workers=count, config_dir=config_dir, attachments=(console,)
-    )
+    try:
+        service.run_all(
+            client,
+            settings,
+            connector,
+            workers=count,
+            config_dir=config_dir,
+            attachments=(console,),
+        )
+    except ConnectorError as exc:
+        raise click.ClickException(f"cannot start the bot: {exc}") from exc
 
 
 def _first_admin(client: redis.Redis, console_url: str) -> None:

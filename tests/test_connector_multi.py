@@ -199,11 +199,15 @@ async def test_the_environment_chooses_the_platforms(
     assert isinstance(both, MultiConnector) and both.platform == "qq+feishu"
 
 
-async def test_leaksentry_bot_with_a_bad_onebot_url_says_so(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHATY_", "FEISHU_"))}
+def leaksentry_bot(tmp_path: Path, onebot_url: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECHATY_", "FEISHU_")) and k != "REDIS_URL"
+    }
     env["LEAKSENTRY_DATA_DIR"] = str(tmp_path)
-    env["ONEBOT_WS_URL"] = "127.0.0.1:3001"
-    result = subprocess.run(
+    env["ONEBOT_WS_URL"] = onebot_url
+    return subprocess.run(
         [sys.executable, "-m", "bot.cli", "bot"],
         env=env,
         capture_output=True,
@@ -211,8 +215,19 @@ async def test_leaksentry_bot_with_a_bad_onebot_url_says_so(tmp_path: Path) -> N
         timeout=60,
         check=False,
     )
+
+
+async def test_leaksentry_bot_with_a_bad_onebot_url_says_so(tmp_path: Path) -> None:
+    result = leaksentry_bot(tmp_path, "127.0.0.1:3001")
     assert result.returncode == 2
     assert "ONEBOT_WS_URL" in result.stderr and "ws://HOST:PORT" in result.stderr
+
+
+async def test_leaksentry_bot_with_an_unreachable_server_says_so(tmp_path: Path) -> None:
+    result = leaksentry_bot(tmp_path, f"ws://127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert "cannot start the bot: cannot reach the OneBot server" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_leaksentry_bot_serves_qq_and_feishu_at_once(tmp_path: Path) -> None:
