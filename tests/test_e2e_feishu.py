@@ -10,7 +10,9 @@ otherwise fall into another test's batch window.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -86,10 +88,11 @@ class Feishu:
         return f"feishu:{message_id}"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def feishu(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Feishu]:
-    folder = tmp_path_factory.mktemp("e2e-feishu")
-    async with FeishuServer() as server:
+@contextlib.asynccontextmanager
+async def feishu_stack(folder: Path, events: str = "callback") -> AsyncIterator[Feishu]:
+    """The Feishu stand-in with every test group, and the stack on a Feishu connector that
+    takes events over the HTTP callback or the long connection."""
+    async with FeishuServer(events=events) as server:
         server.add_user(MEMBER, MEMBER_NAME)
         server.add_user(feishu_native(OFFICER), "保密员")
         for group in GROUPS:
@@ -107,6 +110,7 @@ async def feishu(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Feis
             server.app_secret,
             verification_token=server.verification_token,
             encrypt_key=server.encrypt_key,
+            events=events,
             base_url=server.base_url,
             listen=f"127.0.0.1:{free_port()}",
         )
@@ -117,6 +121,12 @@ async def feishu(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Feis
         }
         async with service_stack(folder, connector, workers=1, bot_settings=settings) as stack:
             yield Feishu(server, stack)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def feishu(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Feishu]:
+    async with feishu_stack(tmp_path_factory.mktemp("e2e-feishu")) as running:
+        yield running
 
 
 async def test_owner_enrolls_in_chat_and_a_marked_photo_gets_a_reply_warning(
@@ -233,3 +243,12 @@ async def test_an_api_outage_and_a_redelivered_event_lose_and_repeat_nothing(
     incident = feishu.stack.incidents.by_message(key)
     assert incident is not None and len(incident.sightings) == 1
     assert len([s for s in in_room(feishu.view, OUTAGE) if s.mention_ids]) == 1
+
+
+async def test_over_the_long_connection_a_marked_photo_is_warned_once(tmp_path: Path) -> None:
+    async with feishu_stack(tmp_path, events="long_connection") as over_socket:
+        enroll_by_cli(over_socket.stack, BY_CLI)
+        key = await over_socket.post_image(BY_CLI, marked_page_photo("关于做好保密检查工作的通知"))
+        member = (MEMBER_ID, MEMBER_NAME)
+        await alerted_once(over_socket.stack, over_socket.view, BY_CLI, member, key)
+        assert over_socket.server.connections == 1
