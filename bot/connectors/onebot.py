@@ -369,7 +369,7 @@ class OneBotConnector:
         if not message_id:
             return
         segments = _segments(event.get("message"))
-        items = self._items(segments)
+        items = _items(segments)
         ids = item_ids(message_id, [item.item_id for item in items])
         self._items_of.remember(message_id, ids)
         mentions_self = any(
@@ -378,18 +378,6 @@ class OneBotConnector:
         )
         for item, item_id in zip(items, ids, strict=True):
             yield self._incoming(event, item_id, item, mentions_self=mentions_self)
-
-    def _items(self, segments: list[tuple[str, dict[str, Any]]]) -> list[_Item]:
-        """A text item for the message's text (if any), then one per image, file and the like."""
-        text = "".join(str(data.get("text", "")) for kind, data in segments if kind == "text")
-        items = [_Item(MessageKind.TEXT, text)] if text.strip() else []
-        for kind, data in segments:
-            if kind in _FILE_SEGMENTS:
-                items.append(_file_item(_FILE_SEGMENTS[kind], data))
-            elif kind in _OTHER_SEGMENTS:
-                title = " ".join(str(data.get(k, "")) for k in ("title", "content") if data.get(k))
-                items.append(_Item(_OTHER_SEGMENTS[kind], title))
-        return items
 
     def _group_upload(self, event: Mapping[str, Any]) -> IncomingMessage:
         file = _mapping(event.get("file"))
@@ -565,6 +553,19 @@ def _cq_unescape(text: str) -> str:
     return (
         text.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
     )
+
+
+def _items(segments: list[tuple[str, dict[str, Any]]]) -> list[_Item]:
+    """A text item for the message's text (if any), then one per image, file and the like."""
+    text = "".join(str(data.get("text", "")) for kind, data in segments if kind == "text")
+    items = [_Item(MessageKind.TEXT, text)] if text.strip() else []
+    for kind, data in segments:
+        if kind in _FILE_SEGMENTS:
+            items.append(_file_item(_FILE_SEGMENTS[kind], data))
+        elif kind in _OTHER_SEGMENTS:
+            title = " ".join(str(data.get(k, "")) for k in ("title", "content") if data.get(k))
+            items.append(_Item(_OTHER_SEGMENTS[kind], title))
+    return items
 
 
 def _file_item(kind: MessageKind, data: Mapping[str, Any]) -> _Item:
