@@ -21,7 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from bot.connectors.base import ChatConnector
+from bot.connectors.base import ChatConnector, ConnectorError
 from bot.groups import Groups
 from bot.paths import data_dir
 from bot.redis_server import RedisUnavailable, connect, redis_url
@@ -285,18 +285,21 @@ def groups_unenroll_command(room_id: str) -> None:
 @main.command("bot")
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
 def bot_command(config_dir: Path | None) -> None:
-    """The WeChat bot: receives messages, queues scans, sends warnings and alerts. Needs
-    WECHATY_PUPPET_SERVICE_TOKEN (and WECHATY_PUPPET_SERVICE_ENDPOINT); scanning runs in
-    `leaksentry worker` processes sharing the same Redis."""
+    """The bot: receives messages, queues scans, sends warnings and alerts, on every configured
+    platform: WeChat (WECHATY_PUPPET_SERVICE_TOKEN and _ENDPOINT), QQ (ONEBOT_WS_URL), Feishu
+    (FEISHU_APP_ID...); scanning runs in `leaksentry worker` processes sharing the same Redis."""
     from bot import service  # the service's modules load only for the commands that run it
 
     settings = _bot_settings(config_dir)
     _service_logging()
     try:
-        connector = service.wechat_connector()
+        connector = service.platform_connector()
     except service.SetupError as exc:
         raise click.UsageError(str(exc)) from exc
-    service.run_bot(_redis_client(), settings, connector)
+    try:
+        service.run_bot(_redis_client(), settings, connector)
+    except ConnectorError as exc:  # a platform that cannot start: what to fix, no traceback
+        raise click.ClickException(f"cannot start the bot: {exc}") from exc
 
 
 @main.command("run")
@@ -306,8 +309,8 @@ def bot_command(config_dir: Path | None) -> None:
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))
 def run_command(workers: int | None, host: str, port: int, config_dir: Path | None) -> None:
     """Everything on one machine: Redis (embedded unless REDIS_URL is set), scan workers, the
-    bot and the console, on WeChat when WECHATY_PUPPET_SERVICE_TOKEN is set, else in the
-    sandbox chat (with the console's sandbox page)."""
+    bot and the console, on every configured platform (WeChat, QQ, Feishu: see `bot`), else
+    in the sandbox chat (with the console's sandbox page)."""
     from bot import service
     from bot.children import RunLock, RunLockHeld
     from bot.connectors.sandbox import SandboxConnector
@@ -323,21 +326,30 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
     _service_logging()
     client = _redis_client()  # starts the embedded server here, before the workers look for it
     _first_admin(client, f"http://{host}:{port}/")
-    if service.wechat_configured():
+    if service.platforms_configured():
         try:
-            connector = service.wechat_connector()
+            connector = service.platform_connector()
         except service.SetupError as exc:
             raise click.UsageError(str(exc)) from exc
     else:
         connector: ChatConnector = SandboxConnector()
         Console(stderr=True).print(
-            "[bold yellow]WECHATY_PUPPET_SERVICE_TOKEN is not set: running with the sandbox chat"
-            " (no WeChat). Nothing leaves this machine; set the token to serve WeChat.[/]"
+            "[bold yellow]No chat platform is configured (WECHATY_PUPPET_SERVICE_TOKEN,"
+            " ONEBOT_WS_URL, FEISHU_APP_ID): running with the sandbox chat. Nothing leaves this"
+            " machine; set one of them to serve WeChat, QQ or Feishu.[/]"
         )
     count = settings.pipeline.workers if workers is None else workers
-    service.run_all(
-        client, settings, connector, workers=count, config_dir=config_dir, attachments=(console,)
-    )
+    try:
+        service.run_all(
+            client,
+            settings,
+            connector,
+            workers=count,
+            config_dir=config_dir,
+            attachments=(console,),
+        )
+    except ConnectorError as exc:
+        raise click.ClickException(f"cannot start the bot: {exc}") from exc
 
 
 def _first_admin(client: redis.Redis, console_url: str) -> None:

@@ -6,8 +6,9 @@ starts the connector with `Intake.handle` as its message handler and runs the ou
 SIGTERM in `serve()`. Stopping lets the message in hand finish; what is still in the outbox stays
 in Redis for the next start.
 
-`leaksentry bot` serves WeChat; `leaksentry run` serves WeChat when a puppet-service token is
-set, else the in-process sandbox chat, and starts the workers beside it (`run_all`).
+`leaksentry bot` serves every configured chat platform (WeChat, QQ through OneBot v11, Feishu);
+`leaksentry run` does too, or the in-process sandbox chat when none is configured, and starts
+the workers beside it (`run_all`).
 """
 
 from __future__ import annotations
@@ -173,6 +174,57 @@ def wechat_connector() -> ChatConnector:
 
 def wechat_configured() -> bool:
     return bool(os.environ.get(TOKEN_ENV, "").strip())
+
+
+ONEBOT_URL_ENV = "ONEBOT_WS_URL"  # as in bot.connectors.onebot
+FEISHU_APP_ENV = "FEISHU_APP_ID"  # as in bot.connectors.feishu
+
+
+def qq_connector() -> ChatConnector:
+    from bot.connectors.base import ConnectorError
+    from bot.connectors.onebot import OneBotConnector
+
+    try:
+        return OneBotConnector.from_env()
+    except ConnectorError as exc:
+        raise SetupError(f"{exc}. Point it at your OneBot v11 server (NapCat...).") from exc
+
+
+def feishu_connector() -> ChatConnector:
+    """The Feishu connector (it loads lark-oapi, a large SDK: only when Feishu is set up)."""
+    from bot.connectors.base import ConnectorError
+    from bot.connectors.feishu import FeishuConnector
+
+    try:
+        return FeishuConnector.from_env()
+    except ConnectorError as exc:
+        raise SetupError(
+            f"{exc}. They are on the app's pages of the Feishu developer console."
+        ) from exc
+
+
+def platforms_configured() -> list[str]:
+    """The chat platforms the environment sets up, in the order they are served."""
+    configured = {
+        "wechat": wechat_configured(),
+        "qq": bool(os.environ.get(ONEBOT_URL_ENV, "").strip()),
+        "feishu": bool(os.environ.get(FEISHU_APP_ENV, "").strip()),
+    }
+    return [platform for platform, on in configured.items() if on]
+
+
+def platform_connector() -> ChatConnector:
+    """Every configured platform behind one connector (`leaksentry bot` and `run`)."""
+    from bot.connectors.multi import MultiConnector
+
+    makers = {"wechat": wechat_connector, "qq": qq_connector, "feishu": feishu_connector}
+    connectors = [makers[platform]() for platform in platforms_configured()]
+    if not connectors:
+        raise SetupError(
+            f"no chat platform is configured: set {TOKEN_ENV} (WeChat), {ONEBOT_URL_ENV} (QQ) "
+            f'or {FEISHU_APP_ENV} (Feishu); see the README ("QQ and Feishu groups").'
+        )
+    return connectors[0] if len(connectors) == 1 else MultiConnector(connectors)
 
 
 def run_bot(client: redis.Redis, settings: BotSettings, connector: ChatConnector) -> None:

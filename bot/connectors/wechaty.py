@@ -51,6 +51,7 @@ from bot.connectors.base import (
     RoomInfo,
     SendError,
 )
+from bot.connectors.download import download
 
 
 def _import_wechaty_client() -> list[logging.Logger]:
@@ -467,28 +468,15 @@ class WechatyConnector:
             raise FetchError(f"download of FileBox {uuid} failed: {error!r}") from None
 
     async def _download_url(self, url: str, headers: dict[str, str]) -> bytes:
-        if not url.startswith(("http://", "https://")):
-            raise FetchError(f"a URL FileBox with no usable URL ({url[:80]!r})")
         if self._http is None:
             self._http = aiohttp.ClientSession()
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async with self._http.get(
-                url,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.call_timeout),
-            ) as response:
-                if response.status != 200:
-                    raise FetchError(f"downloading the file gave HTTP {response.status}")
-                async for chunk in response.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > self.max_fetch_bytes:
-                        raise FetchError(f"the file is larger than {self.max_fetch_bytes} bytes")
-                    chunks.append(chunk)
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise FetchError(f"downloading the file failed: {error!r}") from None
-        return b"".join(chunks)
+        return await download(
+            self._http,
+            url,
+            headers=headers,
+            max_bytes=self.max_fetch_bytes,
+            timeout=self.call_timeout,
+        )
 
     # Sending.
 
