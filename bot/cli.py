@@ -26,7 +26,13 @@ from bot.groups import Groups
 from bot.paths import data_dir
 from bot.redis_server import RedisUnavailable, connect, redis_url
 from bot.registry import RegistrationError, Registry, RegistryError, check_doc_id
-from bot.settings import BotSettings, load_bot_settings
+from bot.settings import (
+    CONSOLE_URL_ENV,
+    BotSettings,
+    is_loopback_url,
+    load_bot_settings,
+    with_console_url,
+)
 from bot.web.commands import console_command, users_group
 from detectors import ConfigError, ScanConfig, Scanner, ScanReport, load_config
 from detectors.fingerprint.page import registration_config
@@ -290,12 +296,13 @@ def bot_command(config_dir: Path | None) -> None:
     `leaksentry worker` processes sharing the same Redis."""
     from bot import service  # the service's modules load only for the commands that run it
 
-    settings = _bot_settings(config_dir)
+    settings = with_console_url(_bot_settings(config_dir), "127.0.0.1", 8080)
     _service_logging()
     try:
         connector = service.wechat_connector()
     except service.SetupError as exc:
         raise click.UsageError(str(exc)) from exc
+    _warn_if_loopback(settings)
     service.run_bot(_redis_client(), settings, connector)
 
 
@@ -312,7 +319,8 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
     from bot.connectors.sandbox import SandboxConnector
     from bot.web.serve import console_attachment
 
-    settings = _bot_settings(config_dir)
+    settings = with_console_url(_bot_settings(config_dir), host, port)
+    os.environ[CONSOLE_URL_ENV] = settings.console.public_url  # the workers' alerts link there too
     console = console_attachment(_load_config(config_dir), settings, host, port)
     _service_logging()
     client = _redis_client()  # starts the embedded server here, before the workers look for it
@@ -322,6 +330,7 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
             connector = service.wechat_connector()
         except service.SetupError as exc:
             raise click.UsageError(str(exc)) from exc
+        _warn_if_loopback(settings)
     else:
         connector: ChatConnector = SandboxConnector()
         Console(stderr=True).print(
@@ -332,6 +341,17 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
     service.run_all(
         client, settings, connector, workers=count, config_dir=config_dir, attachments=(console,)
     )
+
+
+def _warn_if_loopback(settings: BotSettings) -> None:
+    url = settings.console.public_url
+    if is_loopback_url(url):
+        logging.getLogger("leaksentry").warning(
+            "alert links point to %s, which only this machine can open: set console.public_url "
+            "(or %s) to the address officers reach the console at",
+            url,
+            CONSOLE_URL_ENV,
+        )
 
 
 def _first_admin(client: redis.Redis, console_url: str) -> None:

@@ -52,8 +52,7 @@ def demo_files() -> tuple[bytes, bytes]:
 def start_run(data: Path, port: int) -> subprocess.Popen[str]:
     """`leaksentry run` with one worker, as the README says to start it, on `data`."""
     env = {**os.environ, DATA_DIR_ENV: str(data)}
-    env["LEAKSENTRY_CONSOLE_URL"] = f"http://127.0.0.1:{port}"
-    for name in ("REDIS_URL", "WECHATY_PUPPET_SERVICE_TOKEN"):
+    for name in ("REDIS_URL", "WECHATY_PUPPET_SERVICE_TOKEN", "LEAKSENTRY_CONSOLE_URL"):
         env.pop(name, None)
     command = [sys.executable, "-m", "bot.cli", "run", "--workers", "1", "--port", str(port)]
     return subprocess.Popen(
@@ -137,6 +136,7 @@ def post_photo_in_sandbox(page: Page, url: str, photo: bytes) -> str:
     assert DOC_TITLE not in text.split("检测发现")[0]  # the alert names no page content up top
     found = INCIDENT_ID.search(text)
     assert found, text
+    assert f"{url}/incidents/{found.group(1)}" in text  # the link leads to this console's port
     return found.group(1)
 
 

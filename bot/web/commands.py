@@ -12,7 +12,7 @@ import redis
 from aiohttp import web
 
 from bot.redis_server import RedisUnavailable, connect
-from bot.settings import load_bot_settings
+from bot.settings import load_bot_settings, with_console_url
 from bot.web.app import create_app, when
 from bot.web.audit import AuditLog
 from bot.web.state import CONSOLE
@@ -28,7 +28,7 @@ def console_command(host: str, port: int, config_dir: Path | None) -> None:
     """Serve the security console: incidents, registry, groups, audit log, JSON API."""
     try:
         scan_config = load_config(config_dir)
-        settings = load_bot_settings(config_dir)
+        settings = with_console_url(load_bot_settings(config_dir), host, port)
     except ConfigError as exc:
         raise click.UsageError(f"invalid configuration: {exc}") from exc
     app = create_app(_redis(), scan_config, settings)
