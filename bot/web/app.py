@@ -7,7 +7,6 @@ connector of `leaksentry run`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import redis
 from aiohttp import web
 
 from bot.settings import BotSettings
+from bot.templates import load_templates
 from bot.web import admin, dashboard, groups, health, incidents, registry_pages, uploads
 from bot.web.audit import AuditLog
 from bot.web.auth import (
@@ -81,6 +81,7 @@ def create_app(
     """The console. `client` is the shared Redis; `pages` add routes beyond the built-in ones."""
     settings = bot_settings.console
     users = UserStore(client)
+    templates = load_templates(bot_settings.source_dir or None)
     app = web.Application(
         middlewares=[auth_middleware, csrf_middleware],
         client_max_size=int(settings.max_upload_mb * 1024 * 1024),
@@ -105,6 +106,7 @@ def create_app(
                 window_seconds=settings.login_window_minutes * 60,
             ),
         ),
+        templates=templates,
     )
     app[NAV] = []
     app[OPENAPI_PATHS] = {}
@@ -113,7 +115,7 @@ def create_app(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         context_processors=[_page_context],
-        filters={"when": when},
+        filters={"when": templates.time},
     )
     app.on_response_prepare.append(_security_headers)
     add_routes(app)
@@ -164,11 +166,6 @@ async def openapi_document(request: web.Request) -> web.Response:
             "paths": dict(sorted(request.app[OPENAPI_PATHS].items())),
         }
     )
-
-
-def when(timestamp: float) -> str:
-    """A Unix time as the server's local date and time, to the second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
 async def _page_context(request: web.Request) -> dict[str, Any]:

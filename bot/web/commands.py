@@ -13,7 +13,8 @@ from aiohttp import web
 
 from bot.redis_server import RedisUnavailable, connect
 from bot.settings import load_bot_settings, with_console_url
-from bot.web.app import create_app, when
+from bot.templates import load_templates
+from bot.web.app import create_app
 from bot.web.audit import AuditLog
 from bot.web.state import CONSOLE
 from bot.web.users import Role, UserError, UserStore
@@ -70,8 +71,9 @@ def add_user(name: str, role: str, password_stdin: bool) -> None:
 @users_group.command("list")
 def list_users() -> None:
     """Name, role and creation date of every console user."""
+    templates = load_templates()
     for user in UserStore(_redis()).list():
-        click.echo(f"{user.name:<24} {user.role.value:<8} {when(user.created_at)}")
+        click.echo(f"{user.name:<24} {user.role.value:<8} {templates.time(user.created_at)}")
 
 
 @users_group.command("remove")

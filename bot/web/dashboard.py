@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import aiohttp_jinja2
 import redis
@@ -14,8 +14,9 @@ from aiohttp import web
 
 from bot.incidents import Incident, Incidents
 from bot.metrics import ALERTS_SENT, SCANS, counts, queue_depth
+from bot.templates import Templates
 from bot.web.incidents import INCIDENTS, VERDICTS
-from bot.web.state import add_nav, blocking, console, document_api
+from bot.web.state import CONSOLE, add_nav, blocking, console, document_api
 
 CHART_DAYS = 14
 TOP_GROUPS = 5
@@ -83,18 +84,18 @@ class Bar:
     label: str
 
 
-def incident_stats(store: Incidents, today: date | None = None) -> IncidentStats:
-    """Incidents opened in the last `CHART_DAYS` days (local time), by day and verdict, and the
-    groups where most of them were first seen."""
-    last = today or date.today()
+def incident_stats(store: Incidents, clock: Templates, today: date | None = None) -> IncidentStats:
+    """Incidents opened in the last `CHART_DAYS` days (days of the configured time zone), by
+    day and verdict, and the groups where most of them were first seen."""
+    last = today or clock.today()
     first = last - timedelta(days=CHART_DAYS - 1)
-    since = datetime.combine(first, datetime.min.time()).timestamp()
+    since = clock.day_start(first)
     found = store.list(since=since, limit=MAX_CHARTED)
     per_day: dict[date, Counter[str]] = {
         first + timedelta(days=i): Counter() for i in range(CHART_DAYS)
     }
     for incident in found:
-        day = date.fromtimestamp(incident.opened_at)
+        day = clock.local(incident.opened_at).date()
         if day in per_day:
             per_day[day][incident.verdict] += 1
     days = [DayCount(d, {v: c[v] for v in VERDICTS}) for d, c in per_day.items()]
@@ -137,7 +138,7 @@ def chart_bars(days: list[DayCount]) -> tuple[list[Bar], int]:
 
 async def dashboard(request: web.Request) -> web.Response:
     now = await blocking(overview, console(request).client)
-    stats = await blocking(incident_stats, request.app[INCIDENTS])
+    stats = await blocking(incident_stats, request.app[INCIDENTS], request.app[CONSOLE].templates)
     bars, top = chart_bars(stats.days)
     slot = (CHART_WIDTH - CHART_LEFT) / len(stats.days)
     context = {
@@ -159,7 +160,7 @@ async def dashboard(request: web.Request) -> web.Response:
 
 
 async def incident_stats_api(request: web.Request) -> web.Response:
-    stats = await blocking(incident_stats, request.app[INCIDENTS])
+    stats = await blocking(incident_stats, request.app[INCIDENTS], request.app[CONSOLE].templates)
     return web.json_response(
         {"days_back": CHART_DAYS, "generated_at": time.time(), **stats.to_json()}
     )

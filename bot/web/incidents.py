@@ -10,7 +10,7 @@ never cached (the app sets `Cache-Control: no-store` on everything but /static).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.blobs import Blobs
 from bot.groups import Groups
 from bot.incidents import STATUSES, Incident, Incidents, UnknownIncident, normalize_id
+from bot.templates import Templates
 from bot.web.auth import audit, current_session
 from bot.web.evidence import ARTIST, PageArtist, evidence_views, numbered_findings
 from bot.web.state import (
@@ -69,8 +70,12 @@ class Filters:
         values = {**self.__dict__, **changes}
         return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
 
-    def bounds(self) -> tuple[float | None, float | None]:
-        return _day_start(self.since), _day_end(self.until)
+    def bounds(self, clock: Templates) -> tuple[float | None, float | None]:
+        """The first and last moment of the days `since` and `until` in the configured zone."""
+        since = clock.day_start(_day(self.since)) if self.since else None
+        if not self.until:
+            return since, None
+        return since, clock.day_start(_day(self.until) + timedelta(days=1)) - 1e-3
 
 
 def parse_filters(query: Any) -> Filters:
@@ -99,7 +104,7 @@ def parse_filters(query: Any) -> Filters:
 
 async def find_incidents(request: web.Request, filters: Filters) -> tuple[list[Incident], bool]:
     """One page of incidents and whether there is a next one."""
-    since, until = filters.bounds()
+    since, until = filters.bounds(request.app[CONSOLE].templates)
     found = await blocking(
         request.app[INCIDENTS].list,
         room=filters.room or None,
@@ -325,14 +330,8 @@ def _evidence_url(incident: Incident, index: int) -> str:
     return f"/incidents/{incident.incident_id}/evidence/{index}.png"
 
 
-def _day_start(day: str) -> float | None:
-    return datetime.strptime(day, DATE_FORMAT).timestamp() if day else None
-
-
-def _day_end(day: str) -> float | None:
-    if not day:
-        return None
-    return (datetime.strptime(day, DATE_FORMAT) + timedelta(days=1)).timestamp() - 1e-3
+def _day(text: str) -> date:
+    return datetime.strptime(text, DATE_FORMAT).date()
 
 
 def setup(app: web.Application) -> None:
@@ -357,7 +356,7 @@ def _document(app: web.Application) -> None:
         query_parameter("room", "room id of an enrolled group"),
         query_parameter("verdict", "one of " + ", ".join(VERDICTS)),
         query_parameter("status", "one of " + ", ".join(STATUSES)),
-        query_parameter("since", "first day, YYYY-MM-DD (server's local time)"),
+        query_parameter("since", "first day, YYYY-MM-DD (in the configured time zone)"),
         query_parameter("until", "last day, YYYY-MM-DD"),
         query_parameter("page", f"page number from 1, {PAGE_SIZE} per page", "integer"),
     ]
