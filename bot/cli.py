@@ -34,15 +34,18 @@ from bot.settings import (
     with_console_url,
 )
 from bot.web.commands import console_command, users_group
-from detectors import ConfigError, ScanConfig, Scanner, ScanReport, load_config
+from detectors import ConfigError, ScanConfig, Scanner, ScanReport, Verdict, load_config
 from detectors.fingerprint.page import registration_config
 
+ERROR_VERDICT = "error"
+"""`scan`'s verdict for a file it could not read and found nothing in: not "clean"."""
 VERDICT_STYLE = {
     "critical": "bold white on red",
     "high": "bold red",
     "medium": "yellow",
     "low": "cyan",
     "clean": "green",
+    ERROR_VERDICT: "bold white on dark_orange3",
 }
 
 
@@ -89,7 +92,11 @@ def scan_command(
     for report in reports:
         failed |= report.error is not None
         if as_json:
-            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {**report.to_json(), "verdict": shown_verdict(report)}, ensure_ascii=False
+                )
+            )
         else:
             _add_row(table, report)
     if not as_json:
@@ -183,7 +190,7 @@ def _table() -> Table:
 
 def _add_row(table: Table, report: ScanReport) -> None:
     # Text objects, not markup strings: file names and errors may contain [brackets].
-    verdict = report.verdict.label
+    verdict = shown_verdict(report)
     findings = Text()
     if report.error:
         findings.append(report.error + "\n", style="red")
@@ -197,6 +204,14 @@ def _add_row(table: Table, report: ScanReport) -> None:
         findings if findings.plain else Text("-"),
         str(report.timings_ms.get("total", 0)),
     )
+
+
+def shown_verdict(report: ScanReport) -> str:
+    """The report's verdict, or `error` when the file could not be read and nothing was found
+    (what was found before a failure still counts)."""
+    if report.error and report.verdict is Verdict.CLEAN:
+        return ERROR_VERDICT
+    return report.verdict.label
 
 
 def _by_detector(report: ScanReport) -> dict[str, list[str]]:

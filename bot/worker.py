@@ -171,7 +171,7 @@ class Worker:
         job = delivery.job
         if self.queue.exhausted(delivery):
             tries = delivery.attempts - 1
-            self.dead_letter(delivery, f"error: gave up after {tries} attempts to scan it")
+            self.dead_letter(delivery, f"retries: gave up after {tries} attempts to scan it")
             return None
         with self._heartbeat(delivery):
             data = self.blobs.get(job.sha256)
