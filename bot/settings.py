@@ -94,6 +94,8 @@ class ConsoleSettings(_Frozen):
     trusted_proxy: bool = False  # honour X-Forwarded-Proto / X-Forwarded-For
     max_upload_mb: float = Field(default=25, gt=0)
     metrics_token_env: str = "LEAKSENTRY_METRICS_TOKEN"  # names the /metrics bearer token
+    language: Literal["zh_CN", "en"] = "zh_CN"
+    """The console's language where neither the user nor the browser chose one."""
     _follows_bind: bool = PrivateAttr(default=False)
 
     @model_validator(mode="after")
@@ -109,6 +111,12 @@ class ConsoleSettings(_Frozen):
     def follows_bind(self) -> bool:
         """Whether `public_url` was left empty, to be the address the console listens on."""
         return self._follows_bind
+
+
+class DecisionSettings(_Frozen):
+    tell_member: bool = True
+    """On a false positive, tell the member in the group where they were warned (the warning
+    promised it); everyone who got the alert hears of every decision in any case."""
 
 
 class IntakeSettings(_Frozen):
@@ -127,6 +135,7 @@ class BotSettings(_Frozen):
     webhook: WebhookSettings
     email: EmailSettings
     console: ConsoleSettings
+    decisions: DecisionSettings = DecisionSettings()
     source_dir: str = ""
 
 

@@ -45,6 +45,8 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "reply_not_recipient": frozenset({"incident_id"}),
     "reply_incident_updated": frozenset({"incident_id", "status"}),
     "reply_unknown_incident": frozenset({"incident_id"}),
+    "decision_notice": frozenset({"incident_id", "group", "decider", "status", "time"}),
+    "false_positive_member": frozenset({"item", "incident_id"}),
 }
 """Every template the bot sends, and the placeholders it may use."""
 

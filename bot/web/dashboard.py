@@ -12,9 +12,10 @@ import aiohttp_jinja2
 import redis
 from aiohttp import web
 
-from bot.incidents import Incident, Incidents
+from bot.incidents import OPEN, Incident, Incidents
 from bot.metrics import ALERTS_SENT, SCANS, counts, queue_depth
 from bot.templates import Templates
+from bot.web.i18n import N_, name_of
 from bot.web.incidents import INCIDENTS, VERDICTS
 from bot.web.state import CONSOLE, add_nav, blocking, console, document_api
 
@@ -63,14 +64,28 @@ class GroupCount:
 
 
 @dataclass(frozen=True)
+class GroupView:
+    """One group on the dashboard: incidents still open, and opened in the charted days."""
+
+    room_id: str
+    topic: str
+    open: int
+    recent: int
+
+
+@dataclass(frozen=True)
 class IncidentStats:
     days: list[DayCount]
     top_groups: list[GroupCount]
+    open_total: int
+    groups: list[GroupView]
 
     def to_json(self) -> dict[str, object]:
         return {
             "days": [{"day": d.day.isoformat(), **d.by_verdict} for d in self.days],
             "top_groups": [g.__dict__ for g in self.top_groups],
+            "open": self.open_total,
+            "groups": [g.__dict__ for g in self.groups],
         }
 
 
@@ -99,7 +114,17 @@ def incident_stats(store: Incidents, clock: Templates, today: date | None = None
         if day in per_day:
             per_day[day][incident.verdict] += 1
     days = [DayCount(d, {v: c[v] for v in VERDICTS}) for d, c in per_day.items()]
-    return IncidentStats(days, _top_groups(found))
+    still_open = store.list(status=OPEN, limit=MAX_CHARTED)
+    return IncidentStats(days, _top_groups(found), len(still_open), _group_views(still_open, found))
+
+
+def _group_views(still_open: list[Incident], recent: list[Incident]) -> list[GroupView]:
+    """Every group with an open or a recent incident, most open first."""
+    open_in = Counter(i.room_id for i in still_open)
+    recent_in = Counter(i.room_id for i in recent)
+    topics = {i.room_id: i.room_topic for i in (*recent, *still_open)}
+    views = [GroupView(r, topics[r], open_in[r], recent_in[r]) for r in topics]
+    return sorted(views, key=lambda g: (-g.open, -g.recent, g.topic or g.room_id))
 
 
 def _top_groups(found: list[Incident]) -> list[GroupCount]:
@@ -122,7 +147,7 @@ def chart_bars(days: list[DayCount]) -> tuple[list[Bar], int]:
                 continue
             height = count / top * plot_height
             base -= height
-            label = f"{day.day.isoformat()}: {count} {verdict}"
+            label = f"{day.day.isoformat()}: {count} {name_of('verdict', verdict)}"
             bars.append(
                 Bar(
                     CHART_LEFT + index * slot + slot * 0.15,
@@ -175,7 +200,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/", dashboard)
     app.router.add_get("/api/overview", overview_api)
     app.router.add_get("/api/incident-stats", incident_stats_api)
-    add_nav(app, "Dashboard", "/")
+    add_nav(app, N_("Dashboard"), "/")
     document_api(
         app,
         "/api/overview",

@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+import redis
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from bot import keys
+from bot.settings import BotSettings
 from detectors import Page, ScanConfig, Scanner
 from detectors.extract import ExtractContext, extract_pages
 from detectors.extract.sniff import IMAGE_KINDS
@@ -86,11 +89,14 @@ class PageArtist:
     """Draws pages with the scanner's reading, one at a time (OCR is CPU- and memory-heavy),
     and keeps the last few pictures: an officer going back and forth does not redraw them."""
 
-    def __init__(self, config: ScanConfig) -> None:
+    def __init__(
+        self, config: ScanConfig, *, scanner: Scanner | None = None, cached: int = CACHED_PICTURES
+    ) -> None:
         self._config = config
-        self._scanner = Scanner(config)
+        self._scanner = scanner or Scanner(config)
         self._lock = asyncio.Semaphore(1)
         self._cache: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
+        self._cached = cached
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         async with self._lock:
@@ -122,7 +128,7 @@ class PageArtist:
             image = prepare_capture(image, self._scanner.engine, self._config.scan.vision).image
         picture = _draw_boxes(Image.fromarray(image), view, findings)
         self._cache[key] = picture
-        while len(self._cache) > CACHED_PICTURES:
+        while len(self._cache) > self._cached:
             self._cache.popitem(last=False)
         return picture
 
@@ -150,7 +156,41 @@ class PageArtist:
         return (p for p in extract_pages(data, filename, context) if not p.is_metadata)
 
 
+class EvidencePictures:
+    """Evidence pictures drawn when the incident opens (by the worker that found it), kept as
+    long as the evidence: an officer opening the alert's link does not wait for OCR."""
+
+    def __init__(self, client: redis.Redis, settings: BotSettings) -> None:
+        self._redis = client
+        self._seconds = max(1, round(settings.retention.evidence_days * 86_400))
+
+    def get(self, sha256: str, view: EvidenceView) -> bytes | None:
+        found = self._redis.get(_picture_key(sha256, view))
+        return None if found is None else bytes(found)
+
+    def put(self, sha256: str, view: EvidenceView, picture: bytes) -> None:
+        self._redis.set(_picture_key(sha256, view), picture, ex=self._seconds)
+
+    def draw_all(
+        self, artist: PageArtist, sha256: str, data: bytes, report: Mapping[str, Any]
+    ) -> int:
+        """Draw and keep every picture of a report; how many there are."""
+        drawn = 0
+        filename = str(report.get("source") or "evidence")
+        for view in evidence_views(report):
+            picture = artist.evidence(sha256, data, filename, view, report.get("findings", []))
+            if picture is not None:
+                self.put(sha256, view, picture)
+                drawn += 1
+        return drawn
+
+
+def _picture_key(sha256: str, view: EvidenceView) -> str:
+    return f"{keys.EVIDENCE_PICTURE}{sha256}:{view.member or ''}:{view.page}"
+
+
 ARTIST = web.AppKey("page_artist", PageArtist)
+PICTURES = web.AppKey("evidence_pictures", EvidencePictures)
 
 
 def _draw_boxes(
