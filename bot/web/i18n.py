@@ -49,16 +49,15 @@ def compile_catalog(po_file: Path) -> Translations:
     return Translations(compiled, domain=DOMAIN)
 
 
-def load_catalogs(folder: Path = LOCALE_DIR) -> dict[str, Translations]:
-    """Every language's catalog, compiled; loaded once per process."""
-    if not _catalogs or folder != LOCALE_DIR:
-        found = {
-            language: compile_catalog(folder / language / "LC_MESSAGES" / f"{DOMAIN}.po")
-            for language in LANGUAGES
-        }
-        if folder != LOCALE_DIR:
-            return found
-        _catalogs.update(found)
+def load_catalogs() -> dict[str, Translations]:
+    """Every language's catalog, compiled once per process."""
+    if not _catalogs:
+        _catalogs.update(
+            {
+                language: compile_catalog(LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po")
+                for language in LANGUAGES
+            }
+        )
     return _catalogs
 
 
