@@ -96,6 +96,8 @@ class ConsoleSettings(_Frozen):
     metrics_token_env: str = "LEAKSENTRY_METRICS_TOKEN"  # names the /metrics bearer token
     language: Literal["zh_CN", "en"] = "zh_CN"
     """The console's language where neither the user nor the browser chose one."""
+    browser_language: bool = True
+    """Whether a browser's Accept-Language may choose English (false: only the switch does)."""
     _follows_bind: bool = PrivateAttr(default=False)
 
     @model_validator(mode="after")

@@ -16,7 +16,7 @@ from bot.web.i18n import LANGUAGES, LOCALE_DIR, choose_language, load_catalogs, 
 from bot.web.users import Role
 from detectors import Verdict
 from detectors.registry import DETECTOR_NAMES
-from tests.console import ADMIN, OFFICER, ClientFactory, login, signed_in
+from tests.console import ADMIN, OFFICER, ClientFactory, console_settings, login, signed_in
 from tests.console import client as client
 from tests.console import make_client as make_client
 from tests.console import redis_dir as redis_dir
@@ -132,6 +132,9 @@ async def test_the_sign_in_page_is_chinese_unless_the_browser_asks_for_english(
     english = await http.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert "User name" in await english.text()
     assert english.headers["Content-Language"] == "en"
+    fixed = await make_client(settings=console_settings(browser_language=False), language=None)
+    still = await fixed.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "用户名" in await still.text()  # console.browser_language: false
 
 
 async def test_a_users_own_language_wins_over_the_browsers(

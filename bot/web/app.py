@@ -89,7 +89,7 @@ def create_app(
     templates = load_templates(bot_settings.source_dir or None)
     app = web.Application(
         middlewares=[
-            i18n.language_middleware(settings.language),
+            i18n.language_middleware(settings.language, settings.browser_language),
             error_pages,
             auth_middleware,
             user_language,

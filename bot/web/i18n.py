@@ -145,10 +145,11 @@ def install(environment: jinja2.Environment) -> None:
 
 
 def language_middleware(
-    default: str,
+    default: str, browser_language: bool = True
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Sets the request's language from the `lang` cookie or Accept-Language before anything
-    else runs (error pages are translated too); `use_language` refines it once the signed-in
+    else runs (error pages are translated too), the header only when `browser_language`;
+    `use_language` refines it once the signed-in
     user is known. The language is reset after the request: a kept-alive connection serves
     its next request afresh."""
 
@@ -157,7 +158,7 @@ def language_middleware(
         language = choose_language(
             None,
             request.cookies.get(LANGUAGE_COOKIE),
-            request.headers.get("Accept-Language", ""),
+            request.headers.get("Accept-Language", "") if browser_language else "",
             default,
         )
         token = _current.set(language)
