@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import secrets
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +33,7 @@ from bot.settings import (
     load_bot_settings,
     with_console_url,
 )
+from bot.templates import Templates, load_templates
 from bot.web.commands import console_command, users_group
 from detectors import ConfigError, ScanConfig, Scanner, ScanReport, Verdict, load_config
 from detectors.fingerprint.page import registration_config
@@ -416,7 +417,13 @@ def _bot_settings(config_dir: Path | None = None) -> BotSettings:
 
 
 def _local_time(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+    """In the time zone of the chat and the console (config/messages.yaml), with its offset."""
+    return _clock().time(timestamp)
+
+
+@functools.cache
+def _clock() -> Templates:
+    return load_templates()
 
 
 def _fail(message: str) -> NoReturn:
