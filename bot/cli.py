@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import secrets
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -26,17 +26,27 @@ from bot.groups import Groups
 from bot.paths import data_dir
 from bot.redis_server import RedisUnavailable, connect, redis_url
 from bot.registry import RegistrationError, Registry, RegistryError, check_doc_id
-from bot.settings import BotSettings, load_bot_settings
+from bot.settings import (
+    CONSOLE_URL_ENV,
+    BotSettings,
+    is_loopback_url,
+    load_bot_settings,
+    with_console_url,
+)
+from bot.templates import Templates, load_templates
 from bot.web.commands import console_command, users_group
-from detectors import ConfigError, ScanConfig, Scanner, ScanReport, load_config
+from detectors import ConfigError, ScanConfig, Scanner, ScanReport, Verdict, load_config
 from detectors.fingerprint.page import registration_config
 
+ERROR_VERDICT = "error"
+"""`scan`'s verdict for a file it could not read and found nothing in: not "clean"."""
 VERDICT_STYLE = {
     "critical": "bold white on red",
     "high": "bold red",
     "medium": "yellow",
     "low": "cyan",
     "clean": "green",
+    ERROR_VERDICT: "bold white on dark_orange3",
 }
 
 
@@ -83,7 +93,11 @@ def scan_command(
     for report in reports:
         failed |= report.error is not None
         if as_json:
-            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {**report.to_json(), "verdict": shown_verdict(report)}, ensure_ascii=False
+                )
+            )
         else:
             _add_row(table, report)
     if not as_json:
@@ -177,7 +191,7 @@ def _table() -> Table:
 
 def _add_row(table: Table, report: ScanReport) -> None:
     # Text objects, not markup strings: file names and errors may contain [brackets].
-    verdict = report.verdict.label
+    verdict = shown_verdict(report)
     findings = Text()
     if report.error:
         findings.append(report.error + "\n", style="red")
@@ -191,6 +205,14 @@ def _add_row(table: Table, report: ScanReport) -> None:
         findings if findings.plain else Text("-"),
         str(report.timings_ms.get("total", 0)),
     )
+
+
+def shown_verdict(report: ScanReport) -> str:
+    """The report's verdict, or `error` when the file could not be read and nothing was found
+    (what was found before a failure still counts)."""
+    if report.error and report.verdict is Verdict.CLEAN:
+        return ERROR_VERDICT
+    return report.verdict.label
 
 
 def _by_detector(report: ScanReport) -> dict[str, list[str]]:
@@ -290,12 +312,13 @@ def bot_command(config_dir: Path | None) -> None:
     (FEISHU_APP_ID...); scanning runs in `leaksentry worker` processes sharing the same Redis."""
     from bot import service  # the service's modules load only for the commands that run it
 
-    settings = _bot_settings(config_dir)
+    settings = with_console_url(_bot_settings(config_dir), "127.0.0.1", 8080)
     _service_logging()
     try:
         connector = service.platform_connector()
     except service.SetupError as exc:
         raise click.UsageError(str(exc)) from exc
+    _warn_if_loopback(settings)
     try:
         service.run_bot(_redis_client(), settings, connector)
     except ConnectorError as exc:  # a platform that cannot start: what to fix, no traceback
@@ -321,7 +344,8 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
         lock.acquire()
     except RunLockHeld as exc:
         raise click.ClickException(str(exc)) from exc
-    settings = _bot_settings(config_dir)
+    settings = with_console_url(_bot_settings(config_dir), host, port)
+    os.environ[CONSOLE_URL_ENV] = settings.console.public_url  # the workers' alerts link there too
     console = console_attachment(_load_config(config_dir), settings, host, port)
     _service_logging()
     client = _redis_client()  # starts the embedded server here, before the workers look for it
@@ -331,6 +355,7 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
             connector = service.platform_connector()
         except service.SetupError as exc:
             raise click.UsageError(str(exc)) from exc
+        _warn_if_loopback(settings)
     else:
         connector: ChatConnector = SandboxConnector()
         Console(stderr=True).print(
@@ -350,6 +375,17 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
         )
     except ConnectorError as exc:
         raise click.ClickException(f"cannot start the bot: {exc}") from exc
+
+
+def _warn_if_loopback(settings: BotSettings) -> None:
+    url = settings.console.public_url
+    if is_loopback_url(url):
+        logging.getLogger("leaksentry").warning(
+            "alert links point to %s, which only this machine can open: set console.public_url "
+            "(or %s) to the address officers reach the console at",
+            url,
+            CONSOLE_URL_ENV,
+        )
 
 
 def _first_admin(client: redis.Redis, console_url: str) -> None:
@@ -399,7 +435,13 @@ def _bot_settings(config_dir: Path | None = None) -> BotSettings:
 
 
 def _local_time(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+    """In the time zone of the chat and the console (config/messages.yaml), with its offset."""
+    return _clock().time(timestamp)
+
+
+@functools.cache
+def _clock() -> Templates:
+    return load_templates()
 
 
 def _fail(message: str) -> NoReturn:

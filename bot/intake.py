@@ -31,6 +31,7 @@ from bot.commands import (
     parse_incident_reply,
 )
 from bot.connectors.base import ChatConnector, FetchError, IncomingMessage, MessageKind
+from bot.decisions import Decider, Decisions
 from bot.groups import Group, Groups
 from bot.incidents import OPEN, Incident, Incidents, Sighting, UnknownIncident, normalize_id
 from bot.jobs import ScanJob
@@ -39,6 +40,7 @@ from bot.queue import JobQueue
 from bot.settings import BotSettings
 from bot.spool import Spool
 from bot.templates import Templates
+from bot.web.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,9 @@ class Intake:
         self._groups = groups
         self._outbox = outbox
         self._templates = templates
+        self._decisions = Decisions(
+            client, settings, incidents, groups, outbox, templates, AuditLog(client)
+        )
         self._seen_ttl = max(1, round(settings.pipeline.job_ttl_hours * 3600))
         self._spool = spool
         self._enrolled: set[str] = set()
@@ -475,10 +480,9 @@ class Intake:
                 self._templates.render("reply_not_recipient", incident_id=incident_id),
             )
             return Outcome("reply", "refused")
+        decider = Decider.wechat_contact(message.sender_id, message.sender_name)
         try:
-            self._incidents.set_status(
-                incident_id, reply.action.value, message.sender_id, reply.note
-            )
+            self._decisions.decide(incident, reply.action.value, decider, reply.note)
         except UnknownIncident:  # expired since
             return Outcome("reply", "unknown incident")
         self._dm(

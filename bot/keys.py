@@ -35,6 +35,7 @@ JOB_STATS = PREFIX + "jobs:stats"  # hash: cache_hits, done, dead
 HOUSEKEEPING = PREFIX + "jobs:housekeeping"  # held by the worker pruning this interval
 BLOB = PREFIX + "blob:"  # + sha256 -> bytes (clean: hours; evidence of an incident: days)
 SCAN_CACHE = PREFIX + "scan:"  # + sha256 + ":" + config digest -> report JSON
+EVIDENCE_PICTURE = PREFIX + "evpic:"  # + sha256:member:page -> PNG with boxes (evidence days)
 
 # --- incidents (bot/incidents.py) ------------------------------------------------------------
 INCIDENTS = PREFIX + "inc:"

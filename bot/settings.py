@@ -5,14 +5,19 @@ The scanner's own settings stay in `detectors.config`; this is what only the ser
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from detectors.config import ConfigError, config_dir, load_yaml, validation_problems
 
+DEFAULT_CONSOLE_HOST = "127.0.0.1"
+DEFAULT_CONSOLE_PORT = 8080
 OFFICERS_ENV = "LEAKSENTRY_OFFICERS"
 CONSOLE_URL_ENV = "LEAKSENTRY_CONSOLE_URL"
 
@@ -77,7 +82,9 @@ class EmailSettings(_Frozen):
 
 
 class ConsoleSettings(_Frozen):
-    public_url: str
+    public_url: str = ""
+    """Where officers reach the console, for the links in alerts; empty: the address that
+    `leaksentry run` / `console` listen on (`with_console_url`), by default 127.0.0.1:8080."""
     incident_path: str = "/incidents/{incident_id}"
     """Appended to `public_url` for the link in an alert."""
     incidents_path: str = "/incidents"
@@ -90,6 +97,31 @@ class ConsoleSettings(_Frozen):
     trusted_proxy: bool = False  # honour X-Forwarded-Proto / X-Forwarded-For
     max_upload_mb: float = Field(default=25, gt=0)
     metrics_token_env: str = "LEAKSENTRY_METRICS_TOKEN"  # names the /metrics bearer token
+    language: Literal["zh_CN", "en"] = "zh_CN"
+    """The console's language where neither the user nor the browser chose one."""
+    browser_language: bool = True
+    """Whether a browser's Accept-Language may choose English (false: only the switch does)."""
+    _follows_bind: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> ConsoleSettings:
+        if not self.public_url:
+            object.__setattr__(
+                self, "public_url", console_url_for(DEFAULT_CONSOLE_HOST, DEFAULT_CONSOLE_PORT)
+            )
+            self._follows_bind = True
+        return self
+
+    @property
+    def follows_bind(self) -> bool:
+        """Whether `public_url` was left empty, to be the address the console listens on."""
+        return self._follows_bind
+
+
+class DecisionSettings(_Frozen):
+    tell_member: bool = True
+    """On a false positive, tell the member in the group where they were warned (the warning
+    promised it); everyone who got the alert hears of every decision in any case."""
 
 
 class IntakeSettings(_Frozen):
@@ -116,6 +148,7 @@ class BotSettings(_Frozen):
     webhook: WebhookSettings
     email: EmailSettings
     console: ConsoleSettings
+    decisions: DecisionSettings = DecisionSettings()
     source_dir: str = ""
 
 
@@ -134,6 +167,35 @@ def load_bot_settings(directory: str | os.PathLike[str] | None = None) -> BotSet
         return BotSettings.model_validate({**data, "source_dir": str(Path(folder))})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {validation_problems(exc)}") from exc
+
+
+def console_url_for(host: str, port: int) -> str:
+    """The URL of a console listening on `host:port`; a wildcard address is this machine's name."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def with_console_url(settings: BotSettings, host: str, port: int) -> BotSettings:
+    """`settings` whose alert links lead to the console on `host:port`, unless
+    `console.public_url` (or LEAKSENTRY_CONSOLE_URL) names another place."""
+    if not settings.console.follows_bind:
+        return settings
+    console = settings.console.model_copy(update={"public_url": console_url_for(host, port)})
+    return settings.model_copy(update={"console": console})
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` only works on this machine (a phone tapping it would reach nothing)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _mapping(value: object) -> dict[str, object]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import string
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +47,8 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "reply_unknown_incident": frozenset({"incident_id"}),
     "redis_outage": frozenset({"since", "minutes"}),
     "redis_outage_over": frozenset({"since", "until", "spooled", "refused"}),
+    "decision_notice": frozenset({"incident_id", "group", "decider", "status", "time"}),
+    "false_positive_member": frozenset({"item", "incident_id"}),
 }
 """Every template the bot sends, and the placeholders it may use."""
 
@@ -64,7 +67,7 @@ class _Frozen(BaseModel):
 
 
 class MessagesConfig(_Frozen):
-    utc_offset_hours: float = Field(ge=-12, le=14)
+    time_zone: str = Field(min_length=1)
     time_format: str = Field(min_length=1)
     label_max_chars: int = Field(ge=1)
     verdicts: dict[str, str]
@@ -83,7 +86,7 @@ class Templates:
     def __init__(self, config: MessagesConfig, source: Path) -> None:
         self.config = config
         self.source = source
-        self._zone = timezone(timedelta(hours=config.utc_offset_hours))
+        self.zone = ZoneInfo(config.time_zone)
 
     def render(self, key: str, **fields: object) -> str:
         """The template `key` with exactly its declared fields filled in."""
@@ -115,8 +118,20 @@ class Templates:
         return reasons.get(word, reasons[FALLBACK_REASON])
 
     def time(self, unix_time: float) -> str:
-        moment = datetime.fromtimestamp(unix_time, tz=UTC).astimezone(self._zone)
-        return moment.strftime(self.config.time_format)
+        """A moment in the configured time zone, with the zone: `2026-12-03 14:59:53 UTC+8`.
+        Chat and console show times only through this, so the two always agree."""
+        moment = self.local(unix_time)
+        return f"{moment.strftime(self.config.time_format)} {utc_offset_label(moment)}"
+
+    def local(self, unix_time: float) -> datetime:
+        return datetime.fromtimestamp(unix_time, tz=UTC).astimezone(self.zone)
+
+    def day_start(self, day: date) -> float:
+        """The Unix time at which `day` begins in the configured time zone."""
+        return datetime.combine(day, time.min, tzinfo=self.zone).timestamp()
+
+    def today(self) -> date:
+        return datetime.now(tz=self.zone).date()
 
     def finding_names(self, findings: Iterable[object]) -> list[str]:
         """What was found, one Chinese name per detector, loudest first, labels merged:
@@ -161,6 +176,10 @@ def load_templates(directory: str | os.PathLike[str] | None = None) -> Templates
             for err in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from exc
+    try:
+        ZoneInfo(config.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: time_zone: no time zone {config.time_zone!r}") from None
     wrong = _problems(config)
     if wrong:
         raise ConfigError(f"{path}: " + "; ".join(wrong))
@@ -196,6 +215,17 @@ def _problems(config: MessagesConfig) -> list[str]:
     if FALLBACK_REASON not in config.reasons:
         problems.append(f"reasons.{FALLBACK_REASON}: missing")
     return problems
+
+
+def utc_offset_label(moment: datetime) -> str:
+    """`UTC+8`, `UTC-3:30`, `UTC`: the moment's offset, readable in any language."""
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = round(offset.total_seconds() / 60)
+    if minutes == 0:
+        return "UTC"
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "+" if minutes > 0 else "-"
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def _placeholder_problems(where: str, text: str, allowed: frozenset[str]) -> list[str]:

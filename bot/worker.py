@@ -57,6 +57,7 @@ from bot.registry import Registry
 from bot.sealing import SealError
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import Templates, load_templates
+from bot.web.evidence import EvidencePictures, PageArtist
 from detectors import ScanConfig, Scanner, load_config
 from detectors.fingerprint import KnownMatch, PageFingerprint
 
@@ -142,6 +143,8 @@ class Worker:
         self.groups = Groups(client, settings)
         self.outbox = Outbox(client, settings, templates)
         self.scanner = scanner
+        self.artist = PageArtist(scanner.config, scanner=scanner, cached=0)
+        self.pictures = EvidencePictures(client, settings)
         self.registry = _Lookups(Registry(client, scanner.config))
         scanner.known = self.registry
         self._digest = config_digest(scanner.config)
@@ -173,7 +176,7 @@ class Worker:
         job = delivery.job
         if self.queue.exhausted(delivery):
             tries = delivery.attempts - 1
-            self.dead_letter(delivery, f"error: gave up after {tries} attempts to scan it")
+            self.dead_letter(delivery, f"retries: gave up after {tries} attempts to scan it")
             return None
         with self._heartbeat(delivery):
             try:
@@ -190,7 +193,20 @@ class Worker:
             # officers hear of it; "class: details" is the scanner's error format.
             self.dead_letter(delivery, report["error"])
             return None
-        return self._finish_once(delivery, lambda pipe: self._record(pipe, delivery, report))
+        event = self._finish_once(delivery, lambda pipe: self._record(pipe, delivery, report))
+        if event is not None and event.is_new:
+            self._draw_evidence(job.sha256, data, report)
+        return event
+
+    def _draw_evidence(self, sha256: str, data: bytes, report: dict[str, Any]) -> None:
+        """The console's pictures of a new incident, now rather than when an officer opens it;
+        a failure leaves them to be drawn then."""
+        try:
+            drawn = self.pictures.draw_all(self.artist, sha256, data, report)
+        except Exception:  # the incident and its alert are out already
+            log.exception("worker %s: evidence pictures of %s not drawn", self.name, sha256)
+            return
+        log.info("worker %s: %d evidence picture(s) of %s drawn", self.name, drawn, sha256[:12])
 
     def report(self, sha256: str, filename: str, data: bytes) -> dict[str, Any]:
         """The report of these bytes: cached, or scanned now and cached."""

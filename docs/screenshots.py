@@ -4,7 +4,8 @@ Runs `leaksentry run` (embedded Redis, one scan worker, the bot on the sandbox c
 console) on a fresh data folder and drives Debian's Chromium through the flow of the browser
 test: register a generated official document by upload, post phone photos of marked pages as
 a member of the sandbox demo group, decide on the incident. Everything shown was scanned for
-real; nothing is seeded. The pictures go to docs/screenshots/*.png.
+real; nothing is seeded. The pictures, in Chinese (the console's default), at 1280 px and on a
+390 px phone, go to docs/screenshots/*.png.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ from tests.test_web_browser_flows import (
 )
 
 OUT = Path(__file__).parent / "screenshots"
+DESK_SHOTS = (
+    ("dashboard", "/", False),
+    ("incidents", "/incidents", False),
+    ("incident", "/incidents/{incident}", True),
+    ("registry", "/registry", False),
+    ("groups", "/groups", False),
+    ("sandbox", "/sandbox", False),
+    ("audit", "/audit", False),
+)
+PHONE_SHOTS = (("phone-incidents", "/incidents"), ("phone-incident", "/incidents/{incident}"))
 USER = "wang.li"
 
 
@@ -64,30 +75,36 @@ def main() -> None:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
                 )
-                page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
-                sign_in(page, url, USER)
+                desk = browser.new_context(viewport={"width": 1280, "height": 860})
+                page = desk.new_page()
+                sign_in(page, url, USER)  # the steps are the browser test's, in English
                 register_document(page, url, pdf)
                 other = fl.pdf_text(document_pages(SEED, 3, 0))
                 register_document(page, url, other, member_document(SEED, 3, 0).title)
-                shoot(page, "registry")
                 incident_id = post_photo_in_sandbox(page, url, photo)
                 post_marked_photo(page, 7)
                 post_marked_photo(page, 12)
                 page.wait_for_timeout(45_000)  # the two more photos are scanned meanwhile
-                shoot(page, "sandbox")
                 open_incident(page, url, incident_id)
                 page.get_by_label("Note").fill("已联系本人撤回，并通报部门负责人")
                 page.get_by_role("button", name="Mark confirmed").click()
                 expect(page.locator("#incident-status")).to_have_text("Confirmed")
-                shoot(page, "incident", full_page=True)
-                page.goto(url + "/incidents")
-                shoot(page, "incidents")
-                page.goto(url + "/")
-                shoot(page, "dashboard")
-                page.goto(url + "/groups")
-                shoot(page, "groups")
-                page.goto(url + "/audit")
-                shoot(page, "audit")
+                page.goto(url + "/language?lang=zh_CN&next=/")  # the shots: the console's default
+                for name, path, full in DESK_SHOTS:
+                    page.goto(url + path.format(incident=incident_id))
+                    page.wait_for_load_state("networkidle")
+                    shoot(page, name, full_page=full)
+                phone = browser.new_context(
+                    viewport={"width": 390, "height": 844},
+                    device_scale_factor=2,
+                    storage_state=desk.storage_state(),
+                ).new_page()
+                for name, path in PHONE_SHOTS:
+                    phone.goto(url + path.format(incident=incident_id))
+                    phone.wait_for_load_state("networkidle")
+                    shoot(phone, name)
+                phone.locator("label.menu-button").click()
+                shoot(phone, "phone-menu")
                 browser.close()
         finally:
             server.terminate()

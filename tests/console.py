@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.redis_server import connect, stop_embedded
 from bot.settings import BotSettings, load_bot_settings
 from bot.web import create_app
+from bot.web.i18n import LANGUAGE_COOKIE
 from bot.web.users import Role, UserStore
 from detectors import ScanConfig
 
@@ -63,11 +64,20 @@ async def make_client(client: redis.Redis, config: ScanConfig) -> AsyncIterator[
     started: list[TestClient] = []
 
     async def make(
-        settings: BotSettings | None = None, redis_client: redis.Redis = client, pages: tuple = ()
+        settings: BotSettings | None = None,
+        redis_client: redis.Redis = client,
+        pages: tuple = (),
+        language: str | None = "en",
     ) -> TestClient:
+        """A client of the real app; `language` is the console language its cookie chooses
+        (the texts these tests look for are English), None for none (the default, zh_CN)."""
         app = create_app(redis_client, config, settings or console_settings(), pages=pages)
         test_client = TestClient(TestServer(app))
         await test_client.start_server()
+        if language:
+            test_client.session.cookie_jar.update_cookies(
+                {LANGUAGE_COOKIE: language}, test_client.make_url("/")
+            )
         started.append(test_client)
         return test_client
 

@@ -83,7 +83,7 @@ def test_cli_json_lines_in_input_order_and_exit_codes(tmp_path: Path) -> None:
     done = _cli("--json", notice, broken, docx)
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["source"] for r in lines] == [str(notice), str(broken), str(docx)]
-    assert [r["verdict"] for r in lines] == ["clean", "clean", "critical"]
+    assert [r["verdict"] for r in lines] == ["clean", "error", "critical"]
     assert lines[1]["error"] and lines[0]["error"] is None
     assert set(lines[2]["timings_ms"]) >= {"total", "ocr"}
     assert {"detector", "label", "confidence", "page", "bbox", "evidence"} <= set(

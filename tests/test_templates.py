@@ -65,7 +65,7 @@ def test_officer_alert_shows_labels_and_how_to_reply(templates: Templates) -> No
     for evidence in (EVIDENCE, "吉政办发", "人民政府文件", "干部任免名单", "red band"):
         assert evidence not in text
     assert "误报 A7K3Q9" in text and "确认 A7K3Q9" in text
-    assert "1970-01-01 08:00:00" in text  # China Standard Time
+    assert "1970-01-01 08:00:00 UTC+8" in text  # China Standard Time, labelled
     assert "严重" in text and "图片" in text
 
 

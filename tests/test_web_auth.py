@@ -61,6 +61,7 @@ def _audit_actions(client: redis.Redis) -> list[tuple[str, str, str]]:
 
 def _guarded_routes(app: web.Application) -> list[tuple[str, str]]:
     public = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/metrics")}
+    public.add(("GET", "/language"))  # the language switch, on the sign-in page too
     found = []
     for route in app.router.routes():
         path = route.resource.canonical if route.resource else ""

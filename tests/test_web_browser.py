@@ -98,7 +98,7 @@ def test_sign_in_see_the_dashboard_and_sign_out(console_url: str, page: Page) ->
     page.get_by_role("link", name="Audit log").click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     expect(page.locator("table.audit tbody tr").first).to_contain_text("view")
-    expect(page.locator("table.audit")).to_contain_text("login_failed")
+    expect(page.locator("table.audit")).to_contain_text("failed sign-in")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(console_url + "/login")

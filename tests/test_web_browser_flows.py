@@ -34,6 +34,7 @@ DOC_TITLE = member_document(SEED, 0, 0).title
 """The registered title is the document's own: the incident page shows it next to the photo."""
 SCAN_TIMEOUT_MS = 180_000  # a worker's first scan loads the OCR models on a shared 2-core box
 INCIDENT_ID = re.compile(r"事件编号 ([A-Z2-9]{6})")
+ALERT_TIME = re.compile(r"时间：(\S+ \S+ UTC[+-]\d+)")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,7 @@ def demo_files() -> tuple[bytes, bytes]:
 def start_run(data: Path, port: int) -> subprocess.Popen[str]:
     """`leaksentry run` with one worker, as the README says to start it, on `data`."""
     env = {**os.environ, DATA_DIR_ENV: str(data)}
-    env["LEAKSENTRY_CONSOLE_URL"] = f"http://127.0.0.1:{port}"
-    for name in ("REDIS_URL", "WECHATY_PUPPET_SERVICE_TOKEN"):
+    for name in ("REDIS_URL", "WECHATY_PUPPET_SERVICE_TOKEN", "LEAKSENTRY_CONSOLE_URL"):
         env.pop(name, None)
     command = [sys.executable, "-m", "bot.cli", "run", "--workers", "1", "--port", str(port)]
     return subprocess.Popen(
@@ -137,6 +137,7 @@ def post_photo_in_sandbox(page: Page, url: str, photo: bytes) -> str:
     assert DOC_TITLE not in text.split("检测发现")[0]  # the alert names no page content up top
     found = INCIDENT_ID.search(text)
     assert found, text
+    assert f"{url}/incidents/{found.group(1)}" in text  # the link leads to this console's port
     return found.group(1)
 
 
@@ -150,7 +151,13 @@ def open_incident(page: Page, url: str, incident_id: str) -> None:
         arg=evidence.element_handle(),
         timeout=120_000,
     )
-    expect(page.locator("table.findings")).to_contain_text("known_document")
+    findings = page.locator("table.findings")
+    expect(findings).to_contain_text("Registered document")
+    # A known document is named by its registered title, linked to its registry entry.
+    expect(findings.locator("a.known-document")).to_have_text(DOC_TITLE)
+    assert (findings.locator("a.known-document").get_attribute("href") or "").startswith(
+        "/registry#doc-"
+    )
 
 
 def mark_false_positive(page: Page, note: str) -> None:
@@ -167,18 +174,30 @@ def test_register_post_see_warning_and_decide(demo: Demo, page: Page) -> None:
     sign_in(page, demo.url)
     register_document(page, demo.url, demo.pdf)
     incident_id = post_photo_in_sandbox(page, demo.url, demo.photo)
+    alert = page.locator('ul[data-chat="sandbox-officer"] li.from-bot').last.inner_text()
+    sent_at = ALERT_TIME.search(alert)
+    assert sent_at, alert
 
     open_incident(page, demo.url, incident_id)
     expect(page.locator(".facts")).to_contain_text("演示工作群")
+    expect(page.locator("#first-seen")).to_have_text(sent_at.group(1))  # the DM's time and zone
     expect(page.locator(".timeline li")).to_have_count(1)
     mark_false_positive(page, "演练用文件，已核实")
+
+    page.goto(demo.url + "/sandbox")  # the loop is closed: the others and the member hear of it
+    for chat in ("sandbox-owner", "sandbox-admin", "sandbox-officer"):
+        notice = page.locator(f'ul[data-chat="{chat}"] li.from-bot').last
+        expect(notice).to_contain_text(f"事件 {incident_id}", timeout=60_000)
+        expect(notice).to_contain_text("「误报」")
+    member = page.locator('ul[data-chat="group"] li.from-bot').last
+    expect(member).to_contain_text("为误报", timeout=60_000)
 
     page.goto(demo.url + "/incidents?status=false_positive")
     expect(page.get_by_role("link", name=incident_id)).to_be_visible()
     page.goto(demo.url + "/audit")
     audit = page.locator("table.audit")
-    expect(audit).to_contain_text("incident_status")
-    expect(audit).to_contain_text("view_evidence")
-    expect(audit).to_contain_text("registry_add")
+    expect(audit).to_contain_text("decision")
+    expect(audit).to_contain_text("view evidence")
+    expect(audit).to_contain_text("document registered")
     page.goto(demo.url + "/")
     expect(page.locator("rect.bar-critical")).to_have_count(1)

@@ -293,7 +293,7 @@ async def test_dashboard_charts_incidents_per_day_and_top_groups(
     ]
     html = await (await officer.get("/")).text()
     assert html.count('class="bar bar-critical"') == 1  # one stacked segment for today
-    assert "2 critical" in html and "群room-a" in html
+    assert "2 Critical" in html and "群room-a" in html
 
 
 # --- registry -------------------------------------------------------------------------------------

@@ -241,7 +241,7 @@ def test_a_job_delivered_too_often_is_dead_lettered_without_a_scan(
     wait_for(finished(client, job), "the dead letter")
     [dead] = queue.dead_letters()
     assert dead.attempts == 4
-    assert dead.reason == "error: gave up after 3 attempts to scan it"
+    assert dead.reason == "retries: gave up after 3 attempts to scan it"
     assert scans(client) == 0
     assert [(e["kind"], e["recipient"]) for e in outbox(client)] == [("dead_letter", OFFICER)]
 

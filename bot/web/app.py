@@ -7,7 +7,6 @@ connector of `leaksentry run`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,26 +17,32 @@ import redis
 from aiohttp import web
 
 from bot.settings import BotSettings
-from bot.web import admin, dashboard, groups, health, incidents, registry_pages, uploads
+from bot.templates import load_templates
+from bot.web import admin, dashboard, groups, health, i18n, incidents, registry_pages, uploads
 from bot.web.audit import AuditLog
 from bot.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
     SESSION,
     SESSION_COOKIE,
+    Handler,
     add_routes,
     auth_middleware,
     csrf_middleware,
     current_session,
+    is_api,
     is_https,
+    public,
+    safe_next,
 )
 from bot.web.ratelimit import LoginLimiter, LoginLimits
 from bot.web.sessions import SessionStore
-from bot.web.state import CONSOLE, NAV, OPENAPI_PATHS, Console, PageSetup, document_api
+from bot.web.state import CONSOLE, NAV, OPENAPI_PATHS, Console, PageSetup, blocking, document_api
 from bot.web.users import UserStore
 from detectors import ScanConfig
 
 HERE = Path(__file__).parent
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 PAGES: tuple[PageSetup, ...] = (
     dashboard.setup,
     incidents.setup,  # the stores it adds serve the dashboard and the groups page too
@@ -81,8 +86,15 @@ def create_app(
     """The console. `client` is the shared Redis; `pages` add routes beyond the built-in ones."""
     settings = bot_settings.console
     users = UserStore(client)
+    templates = load_templates(bot_settings.source_dir or None)
     app = web.Application(
-        middlewares=[auth_middleware, csrf_middleware],
+        middlewares=[
+            i18n.language_middleware(settings.language, settings.browser_language),
+            error_pages,
+            auth_middleware,
+            user_language,
+            csrf_middleware,
+        ],
         client_max_size=int(settings.max_upload_mb * 1024 * 1024),
     )
     app[CONSOLE] = Console(
@@ -105,19 +117,23 @@ def create_app(
                 window_seconds=settings.login_window_minutes * 60,
             ),
         ),
+        templates=templates,
     )
     app[NAV] = []
     app[OPENAPI_PATHS] = {}
-    aiohttp_jinja2.setup(
+    environment = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         context_processors=[_page_context],
-        filters={"when": when},
+        filters={"when": templates.time},
     )
+    i18n.load_catalogs()  # compiled now: a broken catalog stops the start, not a page
+    i18n.install(environment)
     app.on_response_prepare.append(_security_headers)
     add_routes(app)
     app.router.add_static("/static", HERE / "static", name="static")
+    app.router.add_get("/language", choose_language)
     app.router.add_get("/api/session", session_api)
     app.router.add_get("/api/openapi.json", openapi_document)
     document_api(
@@ -140,6 +156,28 @@ async def start_console(app: web.Application, host: str, port: int) -> web.AppRu
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+@public
+async def choose_language(request: web.Request) -> web.StreamResponse:
+    """`/language?lang=en&next=/incidents`: the language for this browser (a cookie, so that
+    the sign-in page has it too) and, when signed in, the user's own setting."""
+    language = request.query.get("lang", "")
+    if language not in i18n.LANGUAGES:
+        raise web.HTTPBadRequest(text=i18n.N_("no such language"))
+    session = request.get(SESSION)
+    if session is not None:
+        await blocking(request.app[CONSOLE].users.set_language, session.user, language)
+    response = web.HTTPSeeOther(safe_next(request))
+    response.set_cookie(
+        i18n.LANGUAGE_COOKIE,
+        language,
+        path="/",
+        max_age=LANGUAGE_COOKIE_SECONDS,
+        samesite="Lax",
+        secure=is_https(request),
+    )
+    raise response
 
 
 async def session_api(request: web.Request) -> web.Response:
@@ -166,9 +204,64 @@ async def openapi_document(request: web.Request) -> web.Response:
     )
 
 
-def when(timestamp: float) -> str:
-    """A Unix time as the server's local date and time, to the second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+@web.middleware
+async def user_language(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The signed-in user's own language, over the browser's."""
+    session = request.get(SESSION)
+    if session is not None:
+        i18n.use_language(await blocking(request.app[CONSOLE].users.language, session.user))
+    return await handler(request)
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page's 4xx and 5xx answers in the console's layout and language; the API's and the
+    static files' stay as they are."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or is_api(request) or request.path.startswith("/static/"):
+            raise
+        if exc.content_type not in ("text/plain", "text/html"):
+            raise
+        return await _error_page(request, exc)
+
+
+ERROR_TITLES = {
+    400: i18n.N_("The request cannot be used"),
+    401: i18n.N_("Please sign in"),
+    403: i18n.N_("Not allowed"),
+    404: i18n.N_("Not found"),
+    405: i18n.N_("Not allowed"),
+    413: i18n.N_("Upload too large"),
+    429: i18n.N_("Too many requests"),
+}
+ERROR_FALLBACK = i18n.N_("Something went wrong")
+
+
+async def _error_page(request: web.Request, exc: web.HTTPException) -> web.Response:
+    default_text = f"{exc.status}: {exc.reason}"
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        detail = uploads.too_large_message(request)
+    elif exc.text in (None, default_text):
+        detail = ""
+    else:
+        detail = i18n.gettext(str(exc.text))
+    title = ERROR_TITLES.get(exc.status, ERROR_FALLBACK)
+    # The page's context is built here: the exception may come from before the context
+    # processors ran (a role check, the CSRF check).
+    context = {
+        **await _page_context(request),
+        "title": i18n.gettext(title),
+        "message": detail,
+        "back": "/",
+        "code": exc.status,
+    }
+    response = aiohttp_jinja2.render_template("error.html", request, context, status=exc.status)
+    for name in ("Retry-After", "Allow"):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
 
 
 async def _page_context(request: web.Request) -> dict[str, Any]:
@@ -180,6 +273,9 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
         "csrf_token": session.csrf_token if session else "",
         "nav": nav,
         "path": request.path,
+        "path_qs": request.path_qs,
+        "language": i18n.current_language(),
+        "html_lang": i18n.HTML_LANG[i18n.current_language()],
     }
 
 

@@ -55,6 +55,29 @@ def record_in(
     )
 
 
+SEARCH_CHUNK = 500
+SEARCH_MAX_READ = 50_000
+ACTIONS = (
+    "login",
+    "login_failed",
+    "login_blocked",
+    "logout",
+    "view",
+    "view_evidence",
+    "incident_status",
+    "export",
+    "registry_add",
+    "registry_remove",
+    "group_enroll",
+    "group_unenroll",
+    "user_add",
+    "user_remove",
+    "sandbox_post",
+    "sandbox_direct",
+)
+"""The actions the console, the CLI and the bot record (the audit page filters by them)."""
+
+
 class AuditLog:
     """Blocking calls: from aiohttp handlers, run them in a thread."""
 
@@ -74,6 +97,44 @@ class AuditLog:
             self._client.xrevrange(keys.CONSOLE_AUDIT, max=upper, min="-", count=count),
         )
         return [_entry(text(entry_id), text_map(fields)) for entry_id, fields in replies]
+
+    def search(
+        self,
+        count: int,
+        *,
+        before: str | None = None,
+        actor: str = "",
+        action: str = "",
+        since: float | None = None,
+        until: float | None = None,
+        max_read: int = SEARCH_MAX_READ,
+    ) -> list[AuditEntry]:
+        """Up to `count` entries, newest first, by `actor` (a part of the name, any case) and
+        `action`, between the times `since` and `until`; older than `before` when given.
+        Reads at most `max_read` entries (the ids are times, so a date range is cheap)."""
+        upper = f"({before}" if before else ("+" if until is None else str(int(until * 1000)))
+        lower = "-" if since is None else str(int(since * 1000))
+        wanted = actor.strip().lower()
+        found: list[AuditEntry] = []
+        read = 0
+        while len(found) < count and read < max_read:
+            replies = cast(
+                list[tuple[Any, Any]],
+                self._client.xrevrange(
+                    keys.CONSOLE_AUDIT, max=upper, min=lower, count=SEARCH_CHUNK
+                ),
+            )
+            if not replies:
+                break
+            read += len(replies)
+            for entry_id, fields in replies:
+                entry = _entry(text(entry_id), text_map(fields))
+                if (not wanted or wanted in entry.actor.lower()) and (
+                    not action or entry.action == action
+                ):
+                    found.append(entry)
+            upper = f"({text(replies[-1][0])}"
+        return found[:count]
 
     def count(self) -> int:
         return int(self._client.xlen(keys.CONSOLE_AUDIT))

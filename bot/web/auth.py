@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
+from bot.web.i18n import N_, gettext, ngettext
 from bot.web.sessions import Session
 from bot.web.state import blocking, console
 from bot.web.users import Role
@@ -119,7 +120,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     ):
         given = str((await request.post()).get(CSRF_FIELD, ""))
     if not _same(given, session.csrf_token):
-        raise _error(request, 403, "missing or wrong CSRF token; reload the page and try again")
+        raise _error(request, 403, N_("missing or wrong CSRF token; reload the page and try again"))
     return await handler(request)
 
 
@@ -165,7 +166,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if not _same(str(form.get(CSRF_FIELD, "")), request.cookies.get(LOGIN_COOKIE, "")):
         return await login_form(
-            request, error="The form expired. Please sign in again.", status=403
+            request, error=gettext("The form expired. Please sign in again."), status=403
         )
     name = str(form.get("username", ""))[:256]
     password = str(form.get("password", ""))
@@ -174,17 +175,20 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if wait > 0:
         await blocking(app.audit.record, name, "login_blocked", "console", ip=ip)
         minutes = max(1, round(wait / 60))
-        message = (
+        message = ngettext(
             "Too many failed sign-ins for this user or from this address. "
-            f"Try again in {minutes} minute{'s' if minutes > 1 else ''}."
-        )
+            "Try again in %(num)s minute.",
+            "Too many failed sign-ins for this user or from this address. "
+            "Try again in %(num)s minutes.",
+            minutes,
+        ) % {"num": minutes}
         return await login_form(request, error=message, status=429)
     async with app.password_checks:
         user = await blocking(app.users.authenticate, name, password)
     if user is None:
         await blocking(app.login_limiter.record_failure, name, ip)
         await blocking(app.audit.record, name, "login_failed", "console", ip=ip)
-        return await login_form(request, error="Wrong user name or password.", status=401)
+        return await login_form(request, error=gettext("Wrong user name or password."), status=401)
     await blocking(app.login_limiter.clear_user, user.name)
     # A new id at every sign-in: an id planted before sign-in is worth nothing after it.
     old = request.cookies.get(SESSION_COOKIE, "")
@@ -239,7 +243,7 @@ def _unauthenticated(request: web.Request) -> web.HTTPException:
 
 
 def _forbidden(request: web.Request) -> web.HTTPException:
-    return _error(request, 403, "your role does not allow this")
+    return _error(request, 403, N_("your role does not allow this"))
 
 
 def _error(request: web.Request, status: int, message: str) -> web.HTTPException:

@@ -12,8 +12,9 @@ import redis
 from aiohttp import web
 
 from bot.redis_server import RedisUnavailable, connect
-from bot.settings import load_bot_settings
-from bot.web.app import create_app, when
+from bot.settings import load_bot_settings, with_console_url
+from bot.templates import load_templates
+from bot.web.app import create_app
 from bot.web.audit import AuditLog
 from bot.web.state import CONSOLE
 from bot.web.users import Role, UserError, UserStore
@@ -28,7 +29,7 @@ def console_command(host: str, port: int, config_dir: Path | None) -> None:
     """Serve the security console: incidents, registry, groups, audit log, JSON API."""
     try:
         scan_config = load_config(config_dir)
-        settings = load_bot_settings(config_dir)
+        settings = with_console_url(load_bot_settings(config_dir), host, port)
     except ConfigError as exc:
         raise click.UsageError(f"invalid configuration: {exc}") from exc
     app = create_app(_redis(), scan_config, settings)
@@ -70,8 +71,9 @@ def add_user(name: str, role: str, password_stdin: bool) -> None:
 @users_group.command("list")
 def list_users() -> None:
     """Name, role and creation date of every console user."""
+    templates = load_templates()
     for user in UserStore(_redis()).list():
-        click.echo(f"{user.name:<24} {user.role.value:<8} {when(user.created_at)}")
+        click.echo(f"{user.name:<24} {user.role.value:<8} {templates.time(user.created_at)}")
 
 
 @users_group.command("remove")

@@ -6,16 +6,18 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import aiohttp_jinja2
 import redis
 from aiohttp import web
 
-from bot.incidents import Incident, Incidents
+from bot.incidents import OPEN, Incident, Incidents
 from bot.metrics import ALERTS_SENT, SCANS, counts, queue_depth
+from bot.templates import Templates
+from bot.web.i18n import N_, name_of
 from bot.web.incidents import INCIDENTS, VERDICTS
-from bot.web.state import add_nav, blocking, console, document_api
+from bot.web.state import CONSOLE, add_nav, blocking, console, document_api
 
 CHART_DAYS = 14
 TOP_GROUPS = 5
@@ -62,14 +64,28 @@ class GroupCount:
 
 
 @dataclass(frozen=True)
+class GroupView:
+    """One group on the dashboard: incidents still open, and opened in the charted days."""
+
+    room_id: str
+    topic: str
+    open: int
+    recent: int
+
+
+@dataclass(frozen=True)
 class IncidentStats:
     days: list[DayCount]
     top_groups: list[GroupCount]
+    open_total: int
+    groups: list[GroupView]
 
     def to_json(self) -> dict[str, object]:
         return {
             "days": [{"day": d.day.isoformat(), **d.by_verdict} for d in self.days],
             "top_groups": [g.__dict__ for g in self.top_groups],
+            "open": self.open_total,
+            "groups": [g.__dict__ for g in self.groups],
         }
 
 
@@ -83,22 +99,32 @@ class Bar:
     label: str
 
 
-def incident_stats(store: Incidents, today: date | None = None) -> IncidentStats:
-    """Incidents opened in the last `CHART_DAYS` days (local time), by day and verdict, and the
-    groups where most of them were first seen."""
-    last = today or date.today()
+def incident_stats(store: Incidents, clock: Templates, today: date | None = None) -> IncidentStats:
+    """Incidents opened in the last `CHART_DAYS` days (days of the configured time zone), by
+    day and verdict, and the groups where most of them were first seen."""
+    last = today or clock.today()
     first = last - timedelta(days=CHART_DAYS - 1)
-    since = datetime.combine(first, datetime.min.time()).timestamp()
+    since = clock.day_start(first)
     found = store.list(since=since, limit=MAX_CHARTED)
     per_day: dict[date, Counter[str]] = {
         first + timedelta(days=i): Counter() for i in range(CHART_DAYS)
     }
     for incident in found:
-        day = date.fromtimestamp(incident.opened_at)
+        day = clock.local(incident.opened_at).date()
         if day in per_day:
             per_day[day][incident.verdict] += 1
     days = [DayCount(d, {v: c[v] for v in VERDICTS}) for d, c in per_day.items()]
-    return IncidentStats(days, _top_groups(found))
+    still_open = store.list(status=OPEN, limit=MAX_CHARTED)
+    return IncidentStats(days, _top_groups(found), len(still_open), _group_views(still_open, found))
+
+
+def _group_views(still_open: list[Incident], recent: list[Incident]) -> list[GroupView]:
+    """Every group with an open or a recent incident, most open first."""
+    open_in = Counter(i.room_id for i in still_open)
+    recent_in = Counter(i.room_id for i in recent)
+    topics = {i.room_id: i.room_topic for i in (*recent, *still_open)}
+    views = [GroupView(r, topics[r], open_in[r], recent_in[r]) for r in topics]
+    return sorted(views, key=lambda g: (-g.open, -g.recent, g.topic or g.room_id))
 
 
 def _top_groups(found: list[Incident]) -> list[GroupCount]:
@@ -121,7 +147,7 @@ def chart_bars(days: list[DayCount]) -> tuple[list[Bar], int]:
                 continue
             height = count / top * plot_height
             base -= height
-            label = f"{day.day.isoformat()}: {count} {verdict}"
+            label = f"{day.day.isoformat()}: {count} {name_of('verdict', verdict)}"
             bars.append(
                 Bar(
                     CHART_LEFT + index * slot + slot * 0.15,
@@ -137,7 +163,7 @@ def chart_bars(days: list[DayCount]) -> tuple[list[Bar], int]:
 
 async def dashboard(request: web.Request) -> web.Response:
     now = await blocking(overview, console(request).client)
-    stats = await blocking(incident_stats, request.app[INCIDENTS])
+    stats = await blocking(incident_stats, request.app[INCIDENTS], request.app[CONSOLE].templates)
     bars, top = chart_bars(stats.days)
     slot = (CHART_WIDTH - CHART_LEFT) / len(stats.days)
     context = {
@@ -159,7 +185,7 @@ async def dashboard(request: web.Request) -> web.Response:
 
 
 async def incident_stats_api(request: web.Request) -> web.Response:
-    stats = await blocking(incident_stats, request.app[INCIDENTS])
+    stats = await blocking(incident_stats, request.app[INCIDENTS], request.app[CONSOLE].templates)
     return web.json_response(
         {"days_back": CHART_DAYS, "generated_at": time.time(), **stats.to_json()}
     )
@@ -174,7 +200,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/", dashboard)
     app.router.add_get("/api/overview", overview_api)
     app.router.add_get("/api/incident-stats", incident_stats_api)
-    add_nav(app, "Dashboard", "/")
+    add_nav(app, N_("Dashboard"), "/")
     document_api(
         app,
         "/api/overview",

@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+import redis
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from bot import keys
+from bot.settings import BotSettings
 from detectors import Page, ScanConfig, Scanner
 from detectors.extract import ExtractContext, extract_pages
 from detectors.extract.sniff import IMAGE_KINDS
@@ -86,11 +89,14 @@ class PageArtist:
     """Draws pages with the scanner's reading, one at a time (OCR is CPU- and memory-heavy),
     and keeps the last few pictures: an officer going back and forth does not redraw them."""
 
-    def __init__(self, config: ScanConfig) -> None:
+    def __init__(
+        self, config: ScanConfig, *, scanner: Scanner | None = None, cached: int = CACHED_PICTURES
+    ) -> None:
         self._config = config
-        self._scanner = Scanner(config)
+        self._scanner = scanner or Scanner(config)
         self._lock = asyncio.Semaphore(1)
         self._cache: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
+        self._cached = cached
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         async with self._lock:
@@ -122,7 +128,7 @@ class PageArtist:
             image = prepare_capture(image, self._scanner.engine, self._config.scan.vision).image
         picture = _draw_boxes(Image.fromarray(image), view, findings)
         self._cache[key] = picture
-        while len(self._cache) > CACHED_PICTURES:
+        while len(self._cache) > self._cached:
             self._cache.popitem(last=False)
         return picture
 
@@ -150,7 +156,41 @@ class PageArtist:
         return (p for p in extract_pages(data, filename, context) if not p.is_metadata)
 
 
+class EvidencePictures:
+    """Evidence pictures drawn when the incident opens (by the worker that found it), kept as
+    long as the evidence: an officer opening the alert's link does not wait for OCR."""
+
+    def __init__(self, client: redis.Redis, settings: BotSettings) -> None:
+        self._redis = client
+        self._seconds = max(1, round(settings.retention.evidence_days * 86_400))
+
+    def get(self, sha256: str, view: EvidenceView) -> bytes | None:
+        found = self._redis.get(_picture_key(sha256, view))
+        return None if found is None else bytes(found)
+
+    def put(self, sha256: str, view: EvidenceView, picture: bytes) -> None:
+        self._redis.set(_picture_key(sha256, view), picture, ex=self._seconds)
+
+    def draw_all(
+        self, artist: PageArtist, sha256: str, data: bytes, report: Mapping[str, Any]
+    ) -> int:
+        """Draw and keep every picture of a report; how many there are."""
+        drawn = 0
+        filename = str(report.get("source") or "evidence")
+        for view in evidence_views(report):
+            picture = artist.evidence(sha256, data, filename, view, report.get("findings", []))
+            if picture is not None:
+                self.put(sha256, view, picture)
+                drawn += 1
+        return drawn
+
+
+def _picture_key(sha256: str, view: EvidenceView) -> str:
+    return f"{keys.EVIDENCE_PICTURE}{sha256}:{view.member or ''}:{view.page}"
+
+
 ARTIST = web.AppKey("page_artist", PageArtist)
+PICTURES = web.AppKey("evidence_pictures", EvidencePictures)
 
 
 def _draw_boxes(
@@ -164,31 +204,70 @@ def _draw_boxes(
     draw = ImageDraw.Draw(image)
     line = max(2, round(max(image.size) / 400))
     font = _font(max(14, round(max(image.size) / 50)))
-    for number, finding in enumerate(findings, start=1):
-        box = finding.get("bbox")
-        if box is None or (finding.get("member"), int(finding["page"])) != (
-            view.member,
-            view.page,
-        ):
-            continue
-        x0, y0, x1, y1 = (round(v * scale) for v in box)
+    drawn: list[Box] = []
+    tags: list[Box] = []
+    for number, finding in _boxed_on(view, findings):
+        x0, y0, x1, y1 = (round(v * scale) for v in finding["bbox"])
+        # A box over one already drawn (a marking inside the marking line) goes around it,
+        # one line further out per box beneath, so that every outline shows.
+        ring = sum(_overlap((x0, y0, x1, y1), other) > OVERLAP for other in drawn)
+        drawn.append((x0, y0, x1, y1))
+        pad = line * (1 + 2 * ring)
         colour = box_colour(str(finding.get("detector", "")))
-        draw.rectangle((x0 - line, y0 - line, x1 + line, y1 + line), outline=colour, width=line)
+        draw.rectangle((x0 - pad, y0 - pad, x1 + pad, y1 + pad), outline=colour, width=line)
         tag = str(number)
         left, top, right, bottom = draw.textbbox((0, 0), tag, font=font)
-        pad = line
-        tag_box = (x0 - line, max(0, y0 - line - (bottom - top) - 2 * pad))
-        draw.rectangle(
-            (
-                tag_box[0],
-                tag_box[1],
-                tag_box[0] + (right - left) + 2 * pad,
-                tag_box[1] + (bottom - top) + 2 * pad,
-            ),
-            fill=colour,
-        )
-        draw.text((tag_box[0] + pad - left, tag_box[1] + pad - top), tag, fill="white", font=font)
+        width, height = right - left + 2 * line, bottom - top + 2 * line
+        spot = _free_spot((x0 - pad, max(0, y0 - pad - height), width, height), tags)
+        tags.append(spot)
+        draw.rectangle(spot, fill=colour)
+        draw.text((spot[0] + line - left, spot[1] + line - top), tag, fill="white", font=font)
     return png(image)
+
+
+Box = tuple[int, int, int, int]
+OVERLAP = 0.3
+"""Two boxes sharing more than this part of the smaller one are drawn apart."""
+DRAW_ORDER = tuple(BOX_COLOURS)
+"""The most telling findings first, nearest their text: a marking before a header's parts."""
+
+
+def _boxed_on(
+    view: EvidenceView, findings: Sequence[Mapping[str, Any]]
+) -> list[tuple[int, Mapping[str, Any]]]:
+    """The findings boxed on this page with their numbers, in `DRAW_ORDER`."""
+    on_page = [
+        (number, finding)
+        for number, finding in enumerate(findings, start=1)
+        if finding.get("bbox") is not None
+        and (finding.get("member"), int(finding["page"])) == (view.member, view.page)
+    ]
+
+    def rank(item: tuple[int, Mapping[str, Any]]) -> tuple[int, int]:
+        detector = str(item[1].get("detector", ""))
+        return (DRAW_ORDER.index(detector) if detector in DRAW_ORDER else len(DRAW_ORDER), item[0])
+
+    return sorted(on_page, key=rank)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """The part of the smaller box that the two share (0 to 1)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return width * height / max(1, smaller)
+
+
+def _free_spot(wanted: tuple[int, int, int, int], taken: list[Box]) -> Box:
+    """A number tag at `wanted` (x, y, width, height), moved right past the tags there."""
+    x, y, width, height = wanted
+    spot = (x, y, x + width, y + height)
+    while any(_overlap(spot, other) > 0 for other in taken):
+        x += width + 2
+        spot = (x, y, x + width, y + height)
+    return spot
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.groups import Group, Groups
 from bot.web.auth import audit, current_session, requires
+from bot.web.i18n import N_
 from bot.web.incidents import GROUPS
 from bot.web.state import CHANGES_STATE, add_nav, blocking, console, document_api, path_parameter
 from bot.web.uploads import json_error
@@ -155,7 +156,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/groups", groups_api)
     app.router.add_post("/api/groups", enroll_api)
     app.router.add_delete("/api/groups/{room_id:.+}", unenroll_api)
-    add_nav(app, "Groups", "/groups")
+    add_nav(app, N_("Groups"), "/groups")
     document_api(
         app,
         "/api/groups",

@@ -18,6 +18,7 @@ from bot import keys
 from bot.registry import RegisteredDocument, Registry, RegistryError, check_doc_id
 from bot.web.auth import audit, requires
 from bot.web.evidence import ARTIST, THUMBNAIL_SIZE, PageArtist, png
+from bot.web.i18n import N_
 from bot.web.state import (
     CHANGES_STATE,
     CONSOLE,
@@ -175,7 +176,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/registry", registry_api)
     app.router.add_post("/api/registry", register_api)
     app.router.add_delete("/api/registry/{doc_id:.+}", remove_api)
-    add_nav(app, "Registry", "/registry")
+    add_nav(app, N_("Registry"), "/registry")
     document_api(
         app,
         "/api/registry",

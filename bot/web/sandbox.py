@@ -28,9 +28,11 @@ from bot.connectors.sandbox import (
 )
 from bot.groups import Groups
 from bot.settings import BotSettings
+from bot.templates import Templates
 from bot.web.auth import audit
+from bot.web.i18n import N_
 from bot.web.incidents import GROUPS
-from bot.web.state import CHANGES_STATE, PageSetup, add_nav, blocking, document_api
+from bot.web.state import CHANGES_STATE, CONSOLE, PageSetup, add_nav, blocking, document_api
 from bot.web.uploads import (
     SCANNABLE_KINDS,
     UploadError,
@@ -66,7 +68,7 @@ def enroll_demo_group(client: Any, settings: BotSettings) -> None:
         )
 
 
-def line_json(sandbox: SandboxConnector, line: ChatLine) -> dict[str, Any]:
+def line_json(sandbox: SandboxConnector, line: ChatLine, clock: Templates) -> dict[str, Any]:
     return {
         "sender_id": line.sender_id,
         "sender_name": line.sender_name,
@@ -75,22 +77,25 @@ def line_json(sandbox: SandboxConnector, line: ChatLine) -> dict[str, Any]:
         "mentions": [sandbox.name_of(m) for m in line.mention_ids],
         "from_bot": line.from_bot,
         "at": line.at,
+        "when": clock.time(line.at),  # the configured zone, as in the alerts
     }
 
 
-def messages_json(sandbox: SandboxConnector) -> dict[str, Any]:
+def messages_json(sandbox: SandboxConnector, clock: Templates) -> dict[str, Any]:
     return {
         "group": {
             "room_id": DEMO_ROOM,
             "topic": DEMO_TOPIC,
-            "lines": [line_json(sandbox, line) for line in sandbox.transcript(DEMO_ROOM)],
+            "lines": [line_json(sandbox, line, clock) for line in sandbox.transcript(DEMO_ROOM)],
         },
         "direct": [
             {
                 "contact_id": contact,
                 "name": sandbox.name_of(contact),
                 "role": PEOPLE[contact],
-                "lines": [line_json(sandbox, line) for line in sandbox.direct_messages(contact)],
+                "lines": [
+                    line_json(sandbox, line, clock) for line in sandbox.direct_messages(contact)
+                ],
             }
             for contact in RECIPIENTS
         ],
@@ -122,7 +127,7 @@ async def _submit(
 
 
 async def messages_api(request: web.Request) -> web.Response:
-    return web.json_response(messages_json(request.app[SANDBOX]))
+    return web.json_response(messages_json(request.app[SANDBOX], request.app[CONSOLE].templates))
 
 
 async def post_api(request: web.Request) -> web.Response:
@@ -130,7 +135,9 @@ async def post_api(request: web.Request) -> web.Response:
         await _post(request, await request.post())
     except UploadError as exc:
         raise json_error(400, str(exc)) from exc
-    return web.json_response(messages_json(request.app[SANDBOX]), status=201)
+    return web.json_response(
+        messages_json(request.app[SANDBOX], request.app[CONSOLE].templates), status=201
+    )
 
 
 async def _post(request: web.Request, form: Any) -> None:
@@ -141,7 +148,7 @@ async def _post(request: web.Request, form: Any) -> None:
         raise UploadError(f"a message has at most {MAX_TEXT_CHARS} characters")
     has_file = isinstance(form.get("file"), web.FileField) and form["file"].filename
     if not text and not has_file:
-        raise UploadError("write a message or choose an image or a file")
+        raise UploadError(N_("write a message or choose an image or a file"))
     if has_file:
         upload = read_upload(request, form, "file", SCANNABLE_KINDS)
         kind = MessageKind.IMAGE if upload.is_image else MessageKind.FILE
@@ -163,7 +170,7 @@ async def _direct(request: web.Request, form: Any) -> None:
 
 def _person(contact_id: str) -> str:
     if contact_id not in PEOPLE:
-        raise UploadError("post as one of the demo group's people")
+        raise UploadError(N_("post as one of the demo group's people"))
     return contact_id
 
 
@@ -171,7 +178,7 @@ async def _render(request: web.Request, *, error: str = "", status: int = 200) -
     sandbox = request.app[SANDBOX]
     enrolled = await blocking(request.app[GROUPS].is_enrolled, DEMO_ROOM)
     context = {
-        "messages": messages_json(sandbox),
+        "messages": messages_json(sandbox, request.app[CONSOLE].templates),
         "people": [(c, sandbox.name_of(c), role) for c, role in PEOPLE.items()],
         "member": DEMO_MEMBER,
         "officer": DEMO_OFFICER,
@@ -192,7 +199,7 @@ def sandbox_pages(connector: SandboxConnector) -> PageSetup:
         app.router.add_post("/sandbox/direct", write_to_bot)
         app.router.add_get("/api/sandbox/messages", messages_api)
         app.router.add_post("/api/sandbox/messages", post_api)
-        add_nav(app, "Sandbox", "/sandbox")
+        add_nav(app, N_("Sandbox"), "/sandbox")
         document_api(
             app,
             "/api/sandbox/messages",

@@ -15,6 +15,7 @@ import redis
 from aiohttp import web
 
 from bot.settings import BotSettings
+from bot.templates import Templates
 from bot.web.audit import AuditLog
 from bot.web.ratelimit import LoginLimiter
 from bot.web.sessions import SessionStore
@@ -36,6 +37,8 @@ class Console:
     sessions: SessionStore
     audit: AuditLog
     login_limiter: LoginLimiter
+    templates: Templates
+    """The chat's texts and clock: the console shows times in the same zone as the alerts."""
     # Argon2 takes ~100 ms of CPU and 64 MiB: a burst of sign-ins waits here, not in RAM.
     password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from bot.web.auth import Handler, is_api
+from bot.web.i18n import N_, gettext
 from bot.web.state import console
 from detectors.extract import media_kind
 from detectors.extract.dispatch import LABELS
@@ -62,7 +62,7 @@ def read_upload(
     """The file in form field `field`, checked against the cap and the kinds `accepted`."""
     item = form.get(field)
     if not isinstance(item, web.FileField):
-        raise UploadError("choose a file to upload")
+        raise UploadError(N_("choose a file to upload"))
     data = item.file.read()
     filename = (item.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
     limit = upload_limit_bytes(request)
@@ -79,10 +79,9 @@ def read_upload(
 
 
 def too_large_message(request: web.Request) -> str:
-    return (
-        f"The upload is larger than the {_megabytes(upload_limit_bytes(request))} limit. "
-        "Choose a smaller file."
-    )
+    return gettext("The upload is larger than the %(limit)s limit. Choose a smaller file.") % {
+        "limit": _megabytes(upload_limit_bytes(request))
+    }
 
 
 @web.middleware
@@ -92,11 +91,9 @@ async def too_large_middleware(request: web.Request, handler: Handler) -> web.St
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        message = too_large_message(request)
-        if is_api(request):
-            return web.json_response({"error": message}, status=413)
-        context = {"title": "Upload too large", "message": message, "back": request.path}
-        return aiohttp_jinja2.render_template("error.html", request, context, status=413)
+        if not is_api(request):
+            raise  # pages: the console's error page says it (bot/web/app.py)
+        return web.json_response({"error": too_large_message(request)}, status=413)
 
 
 def json_error(status: int, message: str) -> web.HTTPException:
@@ -115,5 +112,6 @@ def _megabytes(size: int) -> str:
 
 
 def setup(app: web.Application) -> None:
-    # Outermost, so that it also catches the 413 raised while the CSRF check reads the form.
-    app.middlewares.insert(0, too_large_middleware)
+    # Outside all but the language middleware, so that it also catches the 413 raised while
+    # the CSRF check reads the form, and says it in the request's language.
+    app.middlewares.insert(1, too_large_middleware)

@@ -122,6 +122,16 @@ class UserStore:
     def count(self) -> int:
         return int(self._client.scard(keys.CONSOLE_USER_NAMES))
 
+    def language(self, name: str) -> str | None:
+        """The console language the user chose (None: not chosen; the browser's applies)."""
+        found = self._client.hget(keys.CONSOLE_USER + normalize_name(name), "language")
+        return None if found is None else text(found)
+
+    def set_language(self, name: str, language: str) -> None:
+        key = keys.CONSOLE_USER + normalize_name(name)
+        if self._client.exists(key):  # not for a user removed meanwhile
+            self._client.hset(key, "language", language)
+
     def authenticate(self, name: str, password: str) -> User | None:
         """The user when the password matches; None otherwise, in about the same time."""
         normalized = normalize_name(name)

@@ -1,6 +1,7 @@
 // The sandbox page: fetch the chats every 1.5 s and show new lines as they arrive, so that
 // the bot's warning and alerts appear without reloading. Built with DOM calls and
-// textContent only: chat text is never parsed as HTML.
+// textContent only: chat text is never parsed as HTML. Times come formatted by the server, in
+// the configured zone, as the bot writes them in its messages.
 "use strict";
 (() => {
   const lists = new Map();
@@ -9,12 +10,6 @@
   const counts = new Map();
   lists.forEach((ul, key) => counts.set(key, ul.querySelectorAll("li.line").length));
 
-  const pad = (n) => String(n).padStart(2, "0");
-  const when = (seconds) => {
-    const d = new Date(seconds * 1000);
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  };
   const span = (className, text) => {
     const element = document.createElement("span");
     element.className = className;
@@ -24,7 +19,7 @@
   const item = (line) => {
     const li = document.createElement("li");
     li.className = line.from_bot ? "line from-bot" : "line";
-    li.append(span("who", line.sender_name), " ", span("when", when(line.at)));
+    li.append(span("who", line.sender_name), " ", span("when", line.when));
     const text = document.createElement("div");
     text.className = "text";
     if (line.kind !== "text") text.append(span("kind", `[${line.kind}]`), " ");
