@@ -20,7 +20,7 @@ from bot.connectors.sandbox import SandboxConnector
 from bot.groups import Group
 from bot.incidents import IncidentEvent
 from bot.jobs import ScanJob
-from bot.outbox import Outbox
+from bot.outbox import Outbox, Posted
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import Templates, load_templates
 from bot.webhook import verify
@@ -372,7 +372,9 @@ async def test_dead_letter_notice_names_no_content(
 ) -> None:
     outbox = Outbox(client, make_settings(), templates, environ={})
     with client.pipeline(transaction=True) as pipe:
-        outbox.queue_dead_letter_notice(pipe, job(3), f"corrupt: {FILENAME} is truncated", group())
+        outbox.queue_dead_letter_notice(
+            pipe, Posted.of_job(job(3)), f"corrupt: {FILENAME} is truncated", group()
+        )
         pipe.execute()
     chat = sandbox()
     await deliver_until(outbox, chat, lambda: len(bot_texts(chat, OFFICER)) == 1)
