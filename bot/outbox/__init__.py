@@ -8,10 +8,12 @@ Writers (a worker after a scan, the intake for command replies) call `Outbox.que
 their own transaction: `queue_for_incident` adds the member's warning in the group, a DM to
 each admin and officer of the group, a webhook call and an e-mail.
 
-Per-group cooldown: the script that queues a warning also sets the room's cooldown key with
-SET NX PX; when the key is already there, the warning is dropped. The check and the queueing
-are one atomic step at EXEC time, so a burst of 20 photos scanned by several workers at once
-gives one warning.
+Every leaker is warned, once per document: `Incidents.record` decides whether a sighting's
+member was warned of the same content in the same group before (then no warning is queued).
+The sender merges the warnings of one group: at most one message per
+`outbox.group_warning_interval_seconds`; the warnings due meanwhile, of any members and
+documents, go in one message that @-mentions each member concerned. When a warning is sent (or
+given up on), the sender records it on the incident's sighting.
 """
 
 from __future__ import annotations
@@ -71,11 +73,10 @@ class Outbox:
         self, pipe: Pipeline | redis.Redis, event: IncidentEvent, group: Group | None
     ) -> list[str]:
         """Queue everything one incident sighting sends: the member's warning in the group
-        (unless the group's cooldown is active when the transaction runs), an alert DM (or a
-        spread note) to each admin and officer, a webhook call, an e-mail. Returns the ids."""
-        warning = self._compose.incident_warning(event, group)
-        ids = [self._store.add(pipe, warning, cooldown_room=warning.recipient)]
-        return ids + self._add(pipe, self._compose.incident_alerts(event, group))
+        (unless they were warned of this content there before), an alert DM (or a spread note)
+        to each admin and officer, a webhook call, an e-mail. Returns the ids."""
+        warning = [self._compose.incident_warning(event, group)] if event.warn_member else []
+        return self._add(pipe, [*warning, *self._compose.incident_alerts(event, group)])
 
     def queue_dead_letter_notice(
         self, pipe: Pipeline | redis.Redis, posted: Posted, reason: str, group: Group | None

@@ -110,6 +110,7 @@ class Composer:
             group=fields["group"],
             received_at=job.received_at,
             queued_at=time.time(),
+            message_key=job.job_id,
         )
 
     def incident_alerts(self, event: IncidentEvent, group: Group | None) -> list[OutboxEntry]:
@@ -240,6 +241,20 @@ class Composer:
             mention_ids=mention_ids,
             queued_at=time.time(),
         )
+
+    def merged_warning(self, entries: Sequence[OutboxEntry]) -> tuple[str, tuple[str, ...]]:
+        """One group message for the warnings held for it, and whom it @-mentions: each
+        member concerned once."""
+        mentions = tuple(dict.fromkeys(m for entry in entries for m in entry.mention_ids))
+        if len(entries) == 1:
+            return entries[0].text, mentions
+        message = self._templates.render(
+            "member_warning_burst",
+            count=len(entries),
+            members=len(mentions),
+            group=entries[0].group,
+        )
+        return message, mentions
 
     def batch_text(self, entries: Sequence[OutboxEntry]) -> str:
         """One DM for several alerts: per group, how many and their ids; the console link."""

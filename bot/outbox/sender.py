@@ -8,6 +8,12 @@ restart loses nothing); entries a silent sender left pending are taken over afte
 `outbox.max_attempts`, then moved to the failed-delivery stream and logged; nothing is dropped
 silently.
 
+Merged warnings: every member warning waits in its group's pile, due at once or when
+`outbox.group_warning_interval_seconds` since the group's last warning have passed; what is due
+is sent as one message that @-mentions each member concerned (at most
+`outbox.warning_max_mentions`; the rest follow in the next message). Its fate (sent, or given up
+on) is recorded on the incident's sighting.
+
 Batching: the first alert DM to a person is sent at once and opens a window of
 `outbox.batch_window_seconds`; alerts to that person within the window are held in a Redis list
 and sent as one batched DM when it closes (which opens the next window).
@@ -27,16 +33,23 @@ import redis
 import redis.asyncio
 
 from bot import keys
+from bot.blobs import DAY
 from bot.connectors.base import ChatConnector
+from bot.incidents import WARNING_FAILED, WARNING_SENT, queue_warned
 from bot.mailer import Mailer, MailRejected
 from bot.outbox.compose import Composer
 from bot.outbox.store import (
     DIRECT,
+    DM_BATCHES,
     EMAIL,
+    MERGED_WARNINGS,
+    PILES,
     ROOM,
     STREAMS,
+    WARNING,
     WEBHOOK,
     OutboxEntry,
+    Pile,
     queue_failure,
     queue_sent,
 )
@@ -127,6 +140,8 @@ class Sender:
         self._retry: dict[tuple[str, str], tuple[float, _Read]] = {}
         self._external: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._next_claim = 0.0
+        self._max_mentions = settings.outbox.warning_max_mentions
+        self._evidence_s = max(1, round(settings.retention.evidence_days * DAY))
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("outbox sender %s started", self._consumer)
@@ -189,8 +204,9 @@ class Sender:
                     self._schedule(read, 0.0)
 
     async def _step(self) -> None:
-        """One unit of work, most urgent first: a new warning, a due retry, a due batch, then
-        a new entry of either stream (waiting for one up to `block_ms`)."""
+        """One unit of work, most urgent first: a new warning (held for its group's message),
+        a due retry, due warnings, a due batch, then a new entry of either stream (waiting for
+        one up to `block_ms`)."""
         now = time.time()
         if now >= self._next_claim:
             self._next_claim = now + self._settings.claim_idle_seconds / 2
@@ -204,11 +220,10 @@ class Sender:
             _, read = self._retry.pop(min(due, key=lambda k: self._retry[k][0]))
             await self._handle(read)
             return
-        if await self._flush_due_batch(now):
+        if await self._flush_due(MERGED_WARNINGS, now) or await self._flush_due(DM_BATCHES, now):
             return
         wait_ms = self._block_ms
-        upcoming = [at for at, _ in self._retry.values()]
-        upcoming += [float(s) for _, s in await self._next_batch_due()]
+        upcoming = [at for at, _ in self._retry.values()] + await self._next_due()
         if upcoming:
             # A batch due now but locked by another sender: look again shortly, not at once.
             wait_ms = max(_MIN_WAIT_MS, min(wait_ms, round((min(upcoming) - now) * 1000)))
@@ -264,6 +279,9 @@ class Sender:
                 self._external[slot] = task
                 task.add_done_callback(lambda _: self._external.pop(slot, None))
             return
+        if entry.kind == WARNING:
+            await self._hold_warning(read)
+            return
         if entry.batchable and await self._hold_if_windowed(read):
             return
         await self._deliver_chat(read)
@@ -296,7 +314,7 @@ class Sender:
         else:
             await asyncio.wait_for(self._connector.send_direct(recipient, message), timeout)
 
-    # --- batching ----------------------------------------------------------------------------
+    # --- held piles: batched DMs, merged warnings -------------------------------------------
 
     async def _hold_if_windowed(self, read: _Read) -> bool:
         """Hold an alert for the batched DM when its recipient got one within the window (or
@@ -305,91 +323,152 @@ class Sender:
         assert entry is not None
         if self._settings.batch_window_seconds <= 0:
             return False
-        contact = entry.recipient
-        held_key = keys.OUTBOX_HELD + contact
-        window_ms = await self._redis.pttl(keys.OUTBOX_WINDOW + contact)
-        if window_ms <= 0 and not await self._redis.llen(held_key):
+        window_ms = await self._redis.pttl(DM_BATCHES.window + entry.recipient)
+        if window_ms <= 0 and not await self._redis.llen(DM_BATCHES.held + entry.recipient):
             return False
-        due = time.time() + max(window_ms, 0) / 1000
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(held_key, read.raw)
-            pipe.zadd(keys.OUTBOX_HELD_DUE, {contact: due}, nx=True)
-            self._queue_ack(pipe, read)
-            await pipe.execute()
+        await self._hold(DM_BATCHES, read, window_ms)
         return True
 
-    async def _next_batch_due(self) -> list[tuple[Any, float]]:
-        return list(await self._redis.zrange(keys.OUTBOX_HELD_DUE, 0, 0, withscores=True))
+    async def _hold_warning(self, read: _Read) -> None:
+        """Every warning waits in its group's pile: due at once, or when the group's interval
+        since its last warning ends; what is due together goes in one message."""
+        assert read.entry is not None
+        window_ms = await self._redis.pttl(MERGED_WARNINGS.window + read.entry.recipient)
+        await self._hold(MERGED_WARNINGS, read, window_ms)
 
-    async def _flush_due_batch(self, now: float) -> bool:
-        """Send the held alerts of one person whose window has closed, as one DM."""
-        due = await self._redis.zrangebyscore(keys.OUTBOX_HELD_DUE, "-inf", now, start=0, num=1)
+    async def _hold(self, pile: Pile, read: _Read, window_ms: int) -> None:
+        assert read.entry is not None
+        recipient = read.entry.recipient
+        due = time.time() + max(window_ms, 0) / 1000
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(pile.held + recipient, read.raw)
+            pipe.zadd(pile.due, {recipient: due}, nx=True)
+            self._queue_ack(pipe, read)
+            await pipe.execute()
+
+    async def _next_due(self) -> list[float]:
+        """When the next pile of each kind is due."""
+        found = []
+        for pile in PILES:
+            found += [
+                float(s) for _, s in await self._redis.zrange(pile.due, 0, 0, withscores=True)
+            ]
+        return found
+
+    async def _flush_due(self, pile: Pile, now: float) -> bool:
+        """Send what is held for one recipient whose time has come, as one message."""
+        due = await self._redis.zrangebyscore(pile.due, "-inf", now, start=0, num=1)
         if not due:
             return False
-        contact = text(due[0])
-        held_key = keys.OUTBOX_HELD + contact
-        lock_name = "batch:" + contact
+        recipient = text(due[0])
+        lock_name = f"{pile.name}:{recipient}"
         if not await self._locked(lock_name, _LOCK_LEASE_CHAT_MS):
             return False
-        raws = [text(r) for r in await self._redis.lrange(held_key, 0, -1)]
-        entries = []
-        for raw in raws:
-            try:
-                entries.append(OutboxEntry.from_json(raw))
-            except (ValueError, TypeError) as exc:
-                await self._record_failure(raw, f"unreadable held entry: {exc}", 0)
-        sent = await self._redis.mget([keys.OUTBOX_SENT + e.entry_id for e in entries] or ["-"])
-        entries = [e for e, s in zip(entries, sent, strict=False) if s is None]
+        raws, entries, more = await self._take(pile, recipient)
         try:
             if entries:
-                message = (
-                    entries[0].text if len(entries) == 1 else self._composer.batch_text(entries)
-                )
-                await self._say(DIRECT, contact, message, ())
+                await self._say_held(pile, recipient, entries)
         except Exception as exc:
-            await self._failed_batch(contact, raws, entries, exc)
+            await self._failed_pile(pile, recipient, raws, entries, exc)
             return True
         now = time.time()
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.ltrim(held_key, len(raws), -1)
+            pipe.ltrim(pile.held + recipient, len(raws), -1)
             for entry in entries:
                 queue_sent(pipe, entry, now, len(entries), self._settings)
+                self._queue_warned(pipe, entry, WARNING_SENT, now)
             if entries:
-                self._queue_window(pipe, contact)
+                self._queue_window(pipe, pile, recipient)
+            # What is left was cut off by the mentions (due now) or came meanwhile (due when
+            # the window ends).
+            next_due = now if more else now + self._window_seconds(pile)
+            pipe.zadd(pile.due, {recipient: next_due}, xx=True)
             await self._forget_if_empty(
-                keys=[held_key, keys.OUTBOX_HELD_DUE], args=[contact], client=pipe
+                keys=[pile.held + recipient, pile.due], args=[recipient], client=pipe
             )
             pipe.hdel(keys.OUTBOX_ATTEMPTS, lock_name)
             pipe.delete(keys.OUTBOX_LOCK + lock_name)
             await pipe.execute()
         return True
 
-    async def _failed_batch(
-        self, contact: str, raws: list[str], entries: list[OutboxEntry], exc: Exception
+    async def _take(self, pile: Pile, recipient: str) -> tuple[list[str], list[OutboxEntry], bool]:
+        """The held entries to send now, oldest first, as raw JSON (all of them, to trim) and
+        as entries (those not sent before), and whether more are left: a merged warning takes
+        as many as its mentions allow, the rest stay due."""
+        raws: list[str] = []
+        entries: list[OutboxEntry] = []
+        members: set[str] = set()
+        for raw in await self._redis.lrange(pile.held + recipient, 0, -1):
+            try:
+                entry = OutboxEntry.from_json(text(raw))
+            except (ValueError, TypeError) as exc:
+                raws.append(text(raw))
+                await self._record_failure(text(raw), f"unreadable held entry: {exc}", 0)
+                continue
+            mentions = members | set(entry.mention_ids)
+            if pile is MERGED_WARNINGS and entries and len(mentions) > self._max_mentions:
+                return raws, await self._unsent(entries), True
+            raws.append(text(raw))
+            entries.append(entry)
+            members = mentions
+        return raws, await self._unsent(entries), False
+
+    async def _unsent(self, entries: list[OutboxEntry]) -> list[OutboxEntry]:
+        sent = await self._redis.mget([keys.OUTBOX_SENT + e.entry_id for e in entries] or ["-"])
+        return [e for e, s in zip(entries, sent, strict=False) if s is None]
+
+    async def _say_held(self, pile: Pile, recipient: str, entries: list[OutboxEntry]) -> None:
+        if pile is MERGED_WARNINGS:
+            message, mentions = self._composer.merged_warning(entries)
+            await self._say(ROOM, recipient, message, mentions)
+        else:
+            one = len(entries) == 1
+            message = entries[0].text if one else self._composer.batch_text(entries)
+            await self._say(DIRECT, recipient, message, ())
+
+    async def _failed_pile(
+        self,
+        pile: Pile,
+        recipient: str,
+        raws: list[str],
+        entries: list[OutboxEntry],
+        exc: Exception,
     ) -> None:
-        lock_name = "batch:" + contact
+        lock_name = f"{pile.name}:{recipient}"
         attempts = int(await self._redis.hincrby(keys.OUTBOX_ATTEMPTS, lock_name, 1))
         error = f"{type(exc).__name__}: {exc}"
         if attempts < self._settings.max_attempts:
-            log.warning("batched DM to %s failed (attempt %d): %s", contact, attempts, error)
+            log.warning(
+                "held %s to %s failed (attempt %d): %s", pile.name, recipient, attempts, error
+            )
             retry_at = time.time() + self._backoff(attempts)
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.zadd(keys.OUTBOX_HELD_DUE, {contact: retry_at})
+                pipe.zadd(pile.due, {recipient: retry_at})
                 pipe.delete(keys.OUTBOX_LOCK + lock_name)
                 await pipe.execute()
             return
-        log.error("batched DM to %s given up after %d attempts: %s", contact, attempts, error)
-        held_key = keys.OUTBOX_HELD + contact
+        log.error(
+            "held %s to %s given up after %d attempts: %s", pile.name, recipient, attempts, error
+        )
+        now = time.time()
         async with self._redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 queue_failure(pipe, entry.to_json(), error, attempts, self._settings)
-            pipe.ltrim(held_key, len(raws), -1)
+                self._queue_warned(pipe, entry, WARNING_FAILED, now)
+            pipe.ltrim(pile.held + recipient, len(raws), -1)
             await self._forget_if_empty(
-                keys=[held_key, keys.OUTBOX_HELD_DUE], args=[contact], client=pipe
+                keys=[pile.held + recipient, pile.due], args=[recipient], client=pipe
             )
             pipe.hdel(keys.OUTBOX_ATTEMPTS, lock_name)
             pipe.delete(keys.OUTBOX_LOCK + lock_name)
             await pipe.execute()
+
+    def _queue_warned(
+        self, pipe: redis.asyncio.client.Pipeline, entry: OutboxEntry, state: str, at: float
+    ) -> None:
+        """A member warning's fate, on its incident's sighting."""
+        if entry.kind == WARNING and entry.incident_id and entry.message_key:
+            queue_warned(pipe, entry.incident_id, entry.message_key, state, at, self._evidence_s)
 
     # --- webhook and e-mail ------------------------------------------------------------------
 
@@ -454,7 +533,7 @@ class Sender:
                 pipe.hdel(keys.OUTBOX_ATTEMPTS, read.entry.entry_id)
                 pipe.delete(keys.OUTBOX_LOCK + read.entry.entry_id)
             if window_contact is not None:
-                self._queue_window(pipe, window_contact)
+                self._queue_window(pipe, DM_BATCHES, window_contact)
             await pipe.execute()
 
     async def _failed_attempt(self, read: _Read, exc: Exception, permanent: bool) -> None:
@@ -514,10 +593,17 @@ class Sender:
         pipe.xack(read.stream, keys.OUTBOX_GROUP, read.stream_id)
         pipe.xdel(read.stream, read.stream_id)
 
-    def _queue_window(self, pipe: redis.asyncio.client.Pipeline, contact: str) -> None:
-        window_ms = round(self._settings.batch_window_seconds * 1000)
+    def _queue_window(
+        self, pipe: redis.asyncio.client.Pipeline, pile: Pile, recipient: str
+    ) -> None:
+        window_ms = round(self._window_seconds(pile) * 1000)
         if window_ms > 0:
-            pipe.set(keys.OUTBOX_WINDOW + contact, "1", px=window_ms)
+            pipe.set(pile.window + recipient, "1", px=window_ms)
+
+    def _window_seconds(self, pile: Pile) -> float:
+        if pile is MERGED_WARNINGS:
+            return self._settings.group_warning_interval_seconds
+        return self._settings.batch_window_seconds
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

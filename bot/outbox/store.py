@@ -44,15 +44,11 @@ BATCHED_KINDS = (ALERT, SPREAD)
 STREAMS = (keys.OUTBOX_URGENT_STREAM, keys.OUTBOX_STREAM)
 """Read in this order: member warnings first."""
 
-# KEYS: queued key, stream[, cooldown key]. ARGV: entry JSON, dedup ms[, cooldown ms, entry id].
-# Returns 1 when queued, 0 when queued before, -1 when the room's warning cooldown is active.
+# KEYS: queued key, stream. ARGV: entry JSON, dedup ms. Returns 1 when queued, 0 when queued
+# before.
 _QUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
-end
-if #KEYS == 3 and not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'PX', ARGV[3]) then
-  redis.call('SET', KEYS[1], 'cooldown', 'PX', ARGV[2])
-  return -1
 end
 redis.call('SET', KEYS[1], 'queued', 'PX', ARGV[2])
 redis.call('XADD', KEYS[2], '*', 'entry', ARGV[1])
@@ -84,6 +80,8 @@ class OutboxEntry:
     received_at: float = 0.0
     """When the bot received the message this is about (latency is measured from here)."""
     queued_at: float = 0.0
+    message_key: str = ""
+    """The message a member warning is about (its sighting on the incident)."""
 
     @property
     def batchable(self) -> bool:
@@ -125,6 +123,26 @@ class FailedDelivery:
     at: float
 
 
+@dataclass(frozen=True)
+class Pile:
+    """Entries held per recipient and sent together when their time is due: alerts to one
+    person in one batched DM, warnings in one group in one merged message."""
+
+    name: str
+    """Names the pile's delivery lock and attempt counter, with the recipient."""
+    held: str
+    """+ recipient -> list of entry JSON, oldest first."""
+    due: str
+    """zset: recipient -> unix time its held entries are due."""
+    window: str
+    """+ recipient -> set (expiring) while entries to it are held rather than sent."""
+
+
+DM_BATCHES = Pile("batch", keys.OUTBOX_HELD, keys.OUTBOX_HELD_DUE, keys.OUTBOX_WINDOW)
+MERGED_WARNINGS = Pile("warn", keys.OUTBOX_WARN_HELD, keys.OUTBOX_WARN_DUE, keys.OUTBOX_WARN_WINDOW)
+PILES = (DM_BATCHES, MERGED_WARNINGS)
+
+
 def entry_id(*parts: str) -> str:
     """The deterministic id of an entry: the same parts always give the same id."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
@@ -139,15 +157,10 @@ class OutboxStore:
         self._queue = client.register_script(_QUEUE)
         self._dedup_ms = round(settings.dedup_hours * 3_600_000)
 
-    def add(self, pipe: Pipeline | redis.Redis, entry: OutboxEntry, cooldown_room: str = "") -> str:
+    def add(self, pipe: Pipeline | redis.Redis, entry: OutboxEntry) -> str:
         stream = keys.OUTBOX_URGENT_STREAM if entry.kind == WARNING else keys.OUTBOX_STREAM
         script_keys = [keys.OUTBOX_QUEUED + entry.entry_id, stream]
-        args: list[str | int] = [entry.to_json(), self._dedup_ms]
-        cooldown_ms = round(self._settings.group_warning_cooldown_seconds * 1000)
-        if cooldown_room and cooldown_ms > 0:
-            script_keys.append(keys.OUTBOX_COOLDOWN + cooldown_room)
-            args += [cooldown_ms, entry.entry_id]
-        self._queue(keys=script_keys, args=args, client=pipe)
+        self._queue(keys=script_keys, args=[entry.to_json(), self._dedup_ms], client=pipe)
         return entry.entry_id
 
     def delivery_log(self, count: int = 1000) -> list[DeliveryRecord]:
@@ -184,14 +197,17 @@ class OutboxStore:
         return failed
 
     def backlog(self) -> int:
-        """Entries not delivered yet: in the streams, or held for a batched DM."""
+        """Entries not delivered yet: in the streams, or held for a batched DM or a merged
+        warning."""
         pipe = self._redis.pipeline(transaction=False)
         for stream in STREAMS:
             pipe.xlen(stream)
-        pipe.zrange(keys.OUTBOX_HELD_DUE, 0, -1)
-        *lengths, contacts = pipe.execute()
-        for contact in contacts:
-            pipe.llen(keys.OUTBOX_HELD + text(contact))
+        for pile in PILES:
+            pipe.zrange(pile.due, 0, -1)
+        *lengths, dm_contacts, warned_rooms = pipe.execute()
+        for pile, recipients in zip(PILES, (dm_contacts, warned_rooms), strict=True):
+            for recipient in recipients:
+                pipe.llen(pile.held + text(recipient))
         return sum(int(n) for n in lengths) + sum(int(n) for n in pipe.execute())
 
 
