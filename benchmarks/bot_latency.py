@@ -19,8 +19,9 @@ step is below the first half's mean + 2 (or below workers + 2); the rates rise u
 
 The rate limiter is opened for this benchmark (no interval, no per-minute cap): it paces
 every outgoing message to what WeChat tolerates, and with one group per photo it would
-measure itself. In a real group the cooldown leaves one warning per burst, and the limiter
-adds at most `min_interval_seconds` when another message went out just before.
+measure itself. In a real group the first warning goes at once and the others of a burst wait
+for the group's interval (`group_warning_interval_seconds`), merged into one message; the
+limiter adds at most `min_interval_seconds` when another message went out just before.
 """
 
 from __future__ import annotations

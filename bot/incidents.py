@@ -24,10 +24,11 @@ import builtins  # `Incidents.list` shadows the name inside the class
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import redis
+import redis.asyncio
 from redis.client import Pipeline
 
 from bot import keys
@@ -69,6 +70,9 @@ class IncidentEvent:
     first_room_id: str | None = None
     """Where the content was first seen, when this is spread."""
     first_room_topic: str | None = None
+    warn_member: bool = True
+    """False when the member was warned of this content in this group before (one warning per
+    member per document)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -92,6 +96,12 @@ class Sighting:
     kind: str
     filename: str
     recalled_at: float | None = None
+    warning: str = ""
+    """The member's warning: "due" (queued), "sent", "failed" (given up), "repeat" (warned
+    for an earlier post of the same content in the same group); "" in records older than
+    this field."""
+    warned_at: float | None = None
+    """When the warning was sent (or given up on)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,31 @@ def _audit_key(incident_id: str) -> str:
     return keys.INCIDENT + incident_id + ":audit"
 
 
+def _warned_key(incident_id: str) -> str:
+    return keys.INCIDENT + incident_id + ":warned"
+
+
+WARNING_DUE = "due"
+WARNING_SENT = "sent"
+WARNING_FAILED = "failed"
+WARNING_REPEAT = "repeat"
+
+
+def queue_warned(
+    pipe: Pipeline | redis.asyncio.client.Pipeline,
+    incident_id: str,
+    message_key: str,
+    state: str,
+    at: float,
+    ttl_seconds: int,
+) -> None:
+    """Queue in `pipe` what became of the member's warning for the sighting `message_key`:
+    `WARNING_SENT` or `WARNING_FAILED`, at `at` (the sender's record on the incident)."""
+    key = _warned_key(incident_id)
+    pipe.hset(key, message_key, json.dumps({"state": state, "at": at}))
+    pipe.expire(key, ttl_seconds)
+
+
 def _index(kind: str, value: str = "") -> str:
     return keys.INCIDENT_INDEX + (f"{kind}:{value}" if value else kind)
 
@@ -190,6 +225,8 @@ class _Found:
     first_room_id: str
     first_room_topic: str
     early_recall: float | None
+    warned_before: bool
+    """The member has a sighting of this content in this group already."""
 
 
 class Incidents:
@@ -253,6 +290,7 @@ class Incidents:
             findings=[_summary(f) for f in report["findings"]],
             first_room_id=None if found.is_new else found.first_room_id,
             first_room_topic=None if found.is_new else found.first_room_topic,
+            warn_member=not found.warned_before,
         )
         self._write(pipe, event, report, found.early_recall)
         return event
@@ -264,13 +302,19 @@ class Incidents:
         existing = pipe.get(keys.INCIDENT_BY_SHA + job.sha256)
         if existing is not None:
             incident_id = text(existing)
+            pipe.watch(_seen_key(incident_id))
             first = pipe.hmget(_incident_key(incident_id), ["room_id", "room_topic"])
             if first[0] is not None:
                 return _Found(
-                    incident_id, False, text(first[0]), text(first[1] or b""), early_recall
+                    incident_id,
+                    False,
+                    text(first[0]),
+                    text(first[1] or b""),
+                    early_recall,
+                    _posted_here_before(pipe.hvals(_seen_key(incident_id)), job),
                 )
         number = int(pipe.incr(keys.INCIDENT_SEQ))  # a number lost to a retry is just skipped
-        return _Found(encode_id(number), True, job.room_id, job.room_topic, early_recall)
+        return _Found(encode_id(number), True, job.room_id, job.room_topic, early_recall, False)
 
     def _write(
         self,
@@ -289,9 +333,11 @@ class Incidents:
             pipe.set(keys.INCIDENT_BY_SHA + job.sha256, incident_id)
         else:
             pipe.hset(key, "updated_at", now)
-        pipe.hset(
-            _seen_key(incident_id), job.job_id, json.dumps(_sighting(job), ensure_ascii=False)
-        )
+        sighting = {
+            **_sighting(job),
+            "warning": WARNING_DUE if event.warn_member else WARNING_REPEAT,
+        }
+        pipe.hset(_seen_key(incident_id), job.job_id, json.dumps(sighting, ensure_ascii=False))
         pipe.zadd(_index("room", job.room_id), {incident_id: job.received_at}, nx=True)
         pipe.set(keys.INCIDENT_BY_MESSAGE + job.job_id, incident_id, ex=self._ttl)
         pipe.set(keys.INCIDENT_BY_JOB + job.job_id, event.to_json(), ex=self._ttl)
@@ -308,6 +354,7 @@ class Incidents:
             _seen_key(incident_id),
             _recalls_key(incident_id),
             _audit_key(incident_id),
+            _warned_key(incident_id),
             keys.INCIDENT_BY_SHA + sha256,
         ):
             pipe.expire(key, self._ttl)
@@ -427,12 +474,15 @@ class Incidents:
             pipe.hgetall(_seen_key(incident_id))
             pipe.hgetall(_recalls_key(incident_id))
             pipe.lrange(_audit_key(incident_id), 0, -1)
+            pipe.hgetall(_warned_key(incident_id))
         replies = pipe.execute()
         incidents = []
         for i, incident_id in enumerate(incident_ids):
-            fields, seen, recalls, audit = replies[4 * i : 4 * i + 4]
+            fields, seen, recalls, audit, warned = replies[5 * i : 5 * i + 5]
             if fields:
-                incidents.append(_incident(incident_id, text_map(fields), seen, recalls, audit))
+                incidents.append(
+                    _incident(incident_id, text_map(fields), seen, recalls, audit, warned)
+                )
         return incidents
 
     def prune(self, now: float | None = None) -> int:
@@ -472,6 +522,15 @@ def _sighting(job: ScanJob) -> dict[str, Any]:
     }
 
 
+def _posted_here_before(sightings: builtins.list[bytes], job: ScanJob) -> bool:
+    """Whether one of the recorded sightings is the job's sender's in the job's group."""
+    for raw in sightings:
+        seen = json.loads(raw)
+        if seen["sender_id"] == job.sender_id and seen["room_id"] == job.room_id:
+            return True
+    return False
+
+
 def _new_incident(event: IncidentEvent, report: dict[str, Any], now: float) -> dict[str, Any]:
     job = event.job
     return {
@@ -500,11 +559,16 @@ def _incident(
     seen: Mapping[bytes, bytes],
     recalls: Mapping[bytes, bytes],
     audit: list[bytes],
+    warned: Mapping[bytes, bytes],
 ) -> Incident:
     recalled = {k: float(v) for k, v in text_map(recalls).items()}
+    delivered = {k: json.loads(v) for k, v in text_map(warned).items()}
     sightings = sorted(
         (
-            Sighting(message_key=key, recalled_at=recalled.get(key), **json.loads(raw))
+            _with_warning(
+                Sighting(message_key=key, recalled_at=recalled.get(key), **json.loads(raw)),
+                delivered.get(key),
+            )
             for key, raw in text_map(seen).items()
         ),
         key=lambda s: s.at,
@@ -526,3 +590,10 @@ def _incident(
         sightings=tuple(sightings),
         audit=tuple(AuditEntry(**json.loads(raw)) for raw in audit),
     )
+
+
+def _with_warning(sighting: Sighting, delivered: Mapping[str, Any] | None) -> Sighting:
+    """The sighting with what the sender recorded of its warning."""
+    if delivered is None:
+        return sighting
+    return replace(sighting, warning=str(delivered["state"]), warned_at=float(delivered["at"]))

@@ -33,9 +33,9 @@ from bot.commands import (
 from bot.connectors.base import ChatConnector, FetchError, IncomingMessage, MessageKind
 from bot.decisions import Decider, Decisions
 from bot.groups import Group, Groups
-from bot.incidents import OPEN, Incident, Incidents, Sighting, UnknownIncident, normalize_id
+from bot.incidents import OPEN, Incidents, UnknownIncident, normalize_id
 from bot.jobs import ScanJob
-from bot.outbox import Outbox
+from bot.outbox import Outbox, Posted
 from bot.queue import JobQueue
 from bot.settings import BotSettings
 from bot.spool import Spool
@@ -310,7 +310,6 @@ class Intake:
         group's officers told (no content: the notice names group, sender, time and kind)."""
         log.warning("not scanned %s in %s: %s", message.key, group.room_id, reason)
         self._forget_delivery(message)
-        job = self._job(message, group, received_at, "", message.filename or "", 0)
         pipe = self._redis.pipeline(transaction=True)
         pipe.xadd(
             keys.INTAKE_FAILURES,
@@ -325,7 +324,16 @@ class Intake:
             maxlen=FAILURES_KEPT,
             approximate=True,
         )
-        self._outbox.queue_dead_letter_notice(pipe, job, reason, group)
+        posted = Posted(
+            message.key,
+            message.kind.value,
+            group.room_id,
+            message.room_topic or group.topic,
+            message.sender_id,
+            message.sender_name,
+            received_at,
+        )
+        self._outbox.queue_dead_letter_notice(pipe, posted, reason, group)
         pipe.execute()
         return Outcome("failed", reason)
 
@@ -345,9 +353,12 @@ class Intake:
         )
         if incident is None or sighting is None:
             return Outcome("recall")
-        job = _sighting_job(incident, sighting, message.platform)
         self._outbox.queue_recall_notice(
-            self._redis, incident.incident_id, job, at, self._groups.get(sighting.room_id)
+            self._redis,
+            incident.incident_id,
+            Posted.of_sighting(sighting),
+            at,
+            self._groups.get(sighting.room_id),
         )
         return Outcome("recall", incident.incident_id)
 
@@ -512,21 +523,3 @@ class Intake:
 
     def _dm(self, message: IncomingMessage, text: str) -> None:
         self._outbox.queue_text(self._redis, message.key, text, contact_id=message.sender_id)
-
-
-def _sighting_job(incident: Incident, sighting: Sighting, platform: str) -> ScanJob:
-    """The job of a recorded sighting, as the outbox's recall notice wants it."""
-    return ScanJob(
-        job_id=sighting.message_key,
-        platform=platform,
-        message_id=sighting.message_key.removeprefix(platform + ":"),
-        kind=sighting.kind,
-        room_id=sighting.room_id,
-        room_topic=sighting.room_topic,
-        sender_id=sighting.sender_id,
-        sender_name=sighting.sender_name,
-        sha256=incident.sha256,
-        filename=sighting.filename,
-        size=0,
-        received_at=sighting.at,
-    )

@@ -39,7 +39,7 @@ EVIDENCE_PICTURE = PREFIX + "evpic:"  # + sha256:member:page -> PNG with boxes (
 
 # --- incidents (bot/incidents.py) ------------------------------------------------------------
 INCIDENTS = PREFIX + "inc:"
-INCIDENT = INCIDENTS + "id:"  # + id -> hash; + id + ":seen" / ":recalls" / ":audit"
+INCIDENT = INCIDENTS + "id:"  # + id -> hash; + id + ":seen" / ":recalls" / ":audit" / ":warned"
 INCIDENT_SEQ = INCIDENTS + "seq"  # counter behind the short ids
 INCIDENT_BY_SHA = INCIDENTS + "sha:"  # + sha256 -> incident id
 INCIDENT_BY_JOB = INCIDENTS + "job:"  # + job_id -> the IncidentEvent JSON of that job
@@ -47,19 +47,21 @@ INCIDENT_BY_MESSAGE = INCIDENTS + "msg:"  # + message key -> incident id
 INCIDENT_EARLY_RECALL = INCIDENTS + "recall:"  # + message key -> time (recalled before scanned)
 INCIDENT_INDEX = INCIDENTS + "idx:"  # + "all" | "room:"+id | "verdict:"+v | "status:"+s -> zset
 
-# --- outbox and rate limits (bot/outbox.py, bot/ratelimit.py) --------------------------------
+# --- outbox and rate limits (bot/outbox/, bot/ratelimit.py) ---------------------------------
 OUTBOX_STREAM = PREFIX + "outbox"  # stream of deliveries: DMs, webhook, e-mail, replies
 OUTBOX_URGENT_STREAM = PREFIX + "outbox:urgent"  # stream of member warnings, read first
 OUTBOX_GROUP = "senders"
 OUTBOX = PREFIX + "out:"
 OUTBOX_QUEUED = OUTBOX + "q:"  # + entry id -> queued (a redelivered job queues nothing twice)
-OUTBOX_COOLDOWN = OUTBOX + "cool:"  # + room id -> entry id of the last warning (expires)
 OUTBOX_SENT = OUTBOX + "sent:"  # + entry id -> unix time sent (a re-read sends nothing twice)
 OUTBOX_LOCK = OUTBOX + "lock:"  # + entry id or "batch:" + contact -> consumer delivering it
 OUTBOX_ATTEMPTS = OUTBOX + "attempts"  # hash: entry id or "batch:" + contact -> failed tries
 OUTBOX_WINDOW = OUTBOX + "win:"  # + contact -> alert DM sent within the batch window
 OUTBOX_HELD = OUTBOX + "held:"  # + contact -> list of alert entries waiting for one batched DM
 OUTBOX_HELD_DUE = OUTBOX + "held-due"  # zset: contact -> unix time its held alerts are due
+OUTBOX_WARN_WINDOW = OUTBOX + "wwin:"  # + room id -> a member warning was sent there lately
+OUTBOX_WARN_HELD = OUTBOX + "wheld:"  # + room id -> list of warnings for one merged message
+OUTBOX_WARN_DUE = OUTBOX + "wheld-due"  # zset: room id -> unix time its held warnings are due
 OUTBOX_LOG = OUTBOX + "log"  # stream: one record per delivered entry (latency, audit)
 OUTBOX_FAILED = OUTBOX + "failed"  # stream: entries given up on, with the last error
 OUTBOX_RATE = OUTBOX + "rate"  # zset of granted send slots (the shared WeChat rate limit)

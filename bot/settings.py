@@ -48,7 +48,11 @@ class RetentionSettings(_Frozen):
 class OutboxSettings(_Frozen):
     messages_per_minute: int = Field(ge=1)
     min_interval_seconds: float = Field(ge=0)
-    group_warning_cooldown_seconds: float = Field(ge=0)
+    group_warning_interval_seconds: float = Field(ge=0)
+    """Member warnings in one group at most this often; the warnings due meanwhile (every
+    member, every document) go in one message that @-mentions them all."""
+    warning_max_mentions: int = Field(default=20, ge=1)
+    """A merged warning @-mentions at most this many members; more go in the next message."""
     batch_window_seconds: float = Field(ge=0)
     max_attempts: int = Field(ge=1)
     retry_base_seconds: float = Field(default=2.0, gt=0)

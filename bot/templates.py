@@ -26,6 +26,7 @@ _INCIDENT = frozenset({"incident_id", "group", "member", "time", "item", "findin
 
 TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "member_warning": frozenset({"member", "item", "group"}),
+    "member_warning_burst": frozenset({"count", "members", "group"}),
     "officer_alert": _INCIDENT | {"link"},
     "spread_note": _INCIDENT | {"link", "first_group"},
     "batched_alert": frozenset({"count", "lines", "link", "window"}),

@@ -50,7 +50,7 @@ from bot.blobs import DAY, HOUR, Blobs
 from bot.children import child_options
 from bot.groups import Groups
 from bot.incidents import IncidentEvent, Incidents
-from bot.outbox import Outbox
+from bot.outbox import Outbox, Posted
 from bot.queue import Delivery, JobQueue, job_key
 from bot.redis_server import RedisUnavailable, connect
 from bot.registry import Registry
@@ -248,7 +248,7 @@ class Worker:
         def writes(pipe: Pipeline) -> None:
             pipe.multi()
             self.queue.dead_letter(pipe, delivery, reason)
-            self.outbox.queue_dead_letter_notice(pipe, delivery.job, reason, group)
+            self.outbox.queue_dead_letter_notice(pipe, Posted.of_job(delivery.job), reason, group)
 
         self._finish_once(delivery, writes)
 

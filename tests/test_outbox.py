@@ -20,7 +20,7 @@ from bot.connectors.sandbox import SandboxConnector
 from bot.groups import Group
 from bot.incidents import IncidentEvent
 from bot.jobs import ScanJob
-from bot.outbox import Outbox
+from bot.outbox import Outbox, Posted
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import Templates, load_templates
 from bot.webhook import verify
@@ -46,7 +46,7 @@ def make_settings(**outbox: object) -> BotSettings:
     fast = {
         "messages_per_minute": 600,
         "min_interval_seconds": 0.02,
-        "group_warning_cooldown_seconds": 60,
+        "group_warning_interval_seconds": 60,
         "batch_window_seconds": 0.5,
         "max_attempts": 3,
         "retry_base_seconds": 0.05,
@@ -152,13 +152,13 @@ def all_bot_texts(chat: SandboxConnector, *rooms: str) -> list[str]:
     return texts + bot_texts(chat, ADMIN) + bot_texts(chat, OFFICER)
 
 
-async def test_a_burst_of_twenty_gives_one_warning_and_batched_dms(
+async def test_a_burst_of_twenty_gives_one_merged_warning_and_batched_dms(
     client: redis.Redis, templates: Templates
 ) -> None:
     # A wide window, so that a slow machine still holds all 19 before it closes.
     outbox = Outbox(client, make_settings(batch_window_seconds=2.0), templates, environ={})
     grp = group()
-    # 20 workers finishing at once: the cooldown must hold across concurrent transactions.
+    # 20 workers finishing at once, before the sender starts: one message says it all.
     threads = [
         threading.Thread(target=queue, args=(outbox, client, event(n), grp)) for n in range(20)
     ]
@@ -178,7 +178,8 @@ async def test_a_burst_of_twenty_gives_one_warning_and_batched_dms(
 
     warnings = [line for line in chat.transcript(ROOM) if line.from_bot]
     assert len(warnings) == 1
-    assert warnings[0].mention_ids == (MEMBER,)
+    assert warnings[0].mention_ids == (MEMBER,)  # one member, mentioned once
+    assert "共20项" in warnings[0].text
     assert "撤回" in warnings[0].text and "2分钟" in warnings[0].text
     for who in (ADMIN, OFFICER):
         dms = bot_texts(chat, who)
@@ -192,7 +193,7 @@ async def test_a_burst_of_twenty_gives_one_warning_and_batched_dms(
     # Counted per alert delivered, batched or not: 20 incidents to each of the two people.
     exposed = exposed_metrics(client)
     assert exposed['leaksentry_alerts_sent_total{channel="direct"}'] == 40
-    assert exposed['leaksentry_alerts_sent_total{channel="room"}'] == 1
+    assert exposed['leaksentry_alerts_sent_total{channel="room"}'] == 20  # per warning
 
 
 async def test_a_redelivered_job_queues_and_sends_nothing_twice(
@@ -212,7 +213,7 @@ async def test_a_redelivered_job_queues_and_sends_nothing_twice(
     assert len(bot_texts(chat, ADMIN)) == 1 and len(bot_texts(chat, OFFICER)) == 1
 
 
-async def test_cooldown_is_per_group_and_detects_only_what_it_should(
+async def test_warnings_are_merged_per_group_and_alerts_say_what_was_found(
     client: redis.Redis, templates: Templates
 ) -> None:
     outbox = Outbox(client, make_settings(batch_window_seconds=0), templates, environ={})
@@ -372,7 +373,9 @@ async def test_dead_letter_notice_names_no_content(
 ) -> None:
     outbox = Outbox(client, make_settings(), templates, environ={})
     with client.pipeline(transaction=True) as pipe:
-        outbox.queue_dead_letter_notice(pipe, job(3), f"corrupt: {FILENAME} is truncated", group())
+        outbox.queue_dead_letter_notice(
+            pipe, Posted.of_job(job(3)), f"corrupt: {FILENAME} is truncated", group()
+        )
         pipe.execute()
     chat = sandbox()
     await deliver_until(outbox, chat, lambda: len(bot_texts(chat, OFFICER)) == 1)

@@ -19,7 +19,7 @@ from bot import keys
 from bot.blobs import Blobs
 from bot.connectors.sandbox import DEMO_MEMBER, DEMO_OFFICER, DEMO_ROOM, SandboxConnector
 from bot.groups import Groups
-from bot.incidents import Incidents
+from bot.incidents import WARNING_SENT, Incidents, queue_warned
 from bot.jobs import ScanJob
 from bot.service import BotService
 from bot.web.evidence import EVIDENCE_MAX_SIDE
@@ -142,7 +142,11 @@ async def test_incident_page_shows_evidence_spread_and_audits_views(
     now = time.time()
     incident_id = record(client, data, report, job(data, "m1", "room-a", "财务部工作群", now - 60))
     record(client, data, report, job(data, "m2", "room-b", "项目群", now - 30, sender="u2"))
+    record(client, data, report, job(data, "m3", "room-a", "财务部工作群", now - 20))
     Incidents(client, console_settings()).record_recall("wechat:m2")
+    with client.pipeline(transaction=True) as pipe:  # as the outbox's sender records it
+        queue_warned(pipe, incident_id, "wechat:m1", WARNING_SENT, now - 58, 3600)
+        pipe.execute()
 
     officer = await signed_in(make_client, OFFICER)
     page = await officer.get(f"/incidents/{incident_id.lower()}")
@@ -151,6 +155,8 @@ async def test_incident_page_shows_evidence_spread_and_audits_views(
     assert page.headers["Cache-Control"] == "no-store"
     for text in ("财务部工作群", "项目群", "first posted", "forwarded", "partly recalled"):
         assert text in html, text
+    [warned, pending, repeat] = re.findall(r'<span class="warning-note">(.*?)</span>\n', html)
+    assert warned.startswith("member warned ") and "pending" in pending and "again" in repeat
     evidence_texts = [f["evidence"] for f in report["findings"]]
     assert any(e and e in html for e in evidence_texts)
     [url] = re.findall(r'src="(/incidents/[A-Z0-9]+/evidence/0\.png)"', html)

@@ -432,6 +432,8 @@ def detail_json(incident: Incident) -> dict[str, Any]:
                 "kind": s.kind,
                 "filename": s.filename,
                 "recalled_at": s.recalled_at,
+                "warning": s.warning,
+                "warned_at": s.warned_at,
             }
             for s in incident.sightings
         ],
