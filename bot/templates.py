@@ -3,12 +3,18 @@
 Each template names its placeholders as `{name}`, and may use only the names listed for it in
 `TEMPLATE_FIELDS`. No template has a field for what a message or page says: an alert names
 what was found (detector labels in Chinese), so that a leaked page is never sent on again.
+
+Every value filled in is `flatten`ed first: a member's name or a group's topic is chosen by
+whoever set it, and "张三\n风险等级：无风险" must not forge a line of an officer's alert, nor
+an RTL override turn a line around. Only text the bot composed itself (`Composed`: the lines of
+a batched alert, a list of ids, a link, the names of findings) goes in as it is.
 """
 
 from __future__ import annotations
 
 import os
 import string
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -59,6 +65,36 @@ FALLBACK_REASON = "error"
 LABEL_SEPARATOR = "、"
 
 
+ELLIPSIS = "…"
+
+_DROPPED_CATEGORIES = frozenset({"Cf", "Co", "Cs", "Cn"})
+"""Format characters (bidi controls and isolates, zero-width ones, BOM), private-use,
+surrogates and unassigned code points: removed."""
+_SPACED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+"""Control characters (line breaks, tabs, escapes) and line or paragraph separators: a space."""
+
+
+class Composed(str):
+    """Text the bot composed itself, from its own templates and config: filled in as it is."""
+
+
+def flatten(value: object, max_chars: int) -> str:
+    """`value` as one line of visible text: control characters and separators become spaces,
+    bidi and zero-width characters go, runs of white space become one space, and the rest is
+    cut to `max_chars` (with an ellipsis)."""
+    kept = []
+    for char in str(value):
+        category = unicodedata.category(char)
+        if category in _SPACED_CATEGORIES:
+            kept.append(" ")
+        elif category not in _DROPPED_CATEGORIES:
+            kept.append(char)
+    line = " ".join("".join(kept).split())
+    if len(line) <= max_chars:
+        return line
+    return line[: max_chars - 1].rstrip() + ELLIPSIS
+
+
 class TemplateError(ValueError):
     """A template was rendered with fields that do not match its declaration (a code bug)."""
 
@@ -71,6 +107,8 @@ class MessagesConfig(_Frozen):
     time_zone: str = Field(min_length=1)
     time_format: str = Field(min_length=1)
     label_max_chars: int = Field(ge=1)
+    value_max_chars: int = Field(default=64, ge=8)
+    """A value filled into a message (a name, a topic) is cut to this many characters."""
     verdicts: dict[str, str]
     items: dict[str, str]
     findings: dict[str, str]
@@ -89,8 +127,9 @@ class Templates:
         self.source = source
         self.zone = ZoneInfo(config.time_zone)
 
-    def render(self, key: str, **fields: object) -> str:
-        """The template `key` with exactly its declared fields filled in."""
+    def render(self, key: str, **fields: object) -> Composed:
+        """The template `key` with exactly its declared fields filled in, each flattened to
+        one line (see the module docstring) unless it is `Composed`."""
         allowed = TEMPLATE_FIELDS.get(key)
         if allowed is None:
             raise TemplateError(f"no template {key!r}")
@@ -99,7 +138,13 @@ class Templates:
             missing = ", ".join(sorted(allowed - given)) or "-"
             extra = ", ".join(sorted(given - allowed)) or "-"
             raise TemplateError(f"template {key!r}: missing fields {missing}; unknown {extra}")
-        return self.config.templates[key].format_map({k: str(v) for k, v in fields.items()})
+        values = {k: self._value(v) for k, v in fields.items()}
+        return Composed(self.config.templates[key].format_map(values))
+
+    def _value(self, value: object) -> str:
+        if isinstance(value, Composed):
+            return str(value)
+        return flatten(value, self.config.value_max_chars)
 
     def verdict(self, verdict: str) -> str:
         return self.config.verdicts.get(verdict.strip().lower(), verdict)
@@ -148,8 +193,9 @@ class Templates:
                 seen.append(label)
         return [self._finding_name(d, labels[d]) for d in self.config.findings if d in labels]
 
-    def findings(self, findings: Iterable[object]) -> str:
-        return LABEL_SEPARATOR.join(self.finding_names(findings)) or self.item(FALLBACK_ITEM)
+    def findings(self, findings: Iterable[object]) -> Composed:
+        names = LABEL_SEPARATOR.join(self.finding_names(findings))
+        return Composed(names or self.item(FALLBACK_ITEM))
 
     def _finding_name(self, detector: str, labels: list[str]) -> str:
         labelled = self.config.labelled_findings.get(detector)
@@ -161,6 +207,7 @@ class Templates:
         names = self.config.finding_labels.get(detector)
         if names is not None:
             return names.get(label, "")
+        label = flatten(label, len(label))
         return label if len(label) <= self.config.label_max_chars else ""
 
 

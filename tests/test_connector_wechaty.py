@@ -289,6 +289,16 @@ async def test_mentioning_an_unknown_contact_still_sends(
     assert sent.text == "@ghost\u2005@Carol 王\u2005注意"
 
 
+async def test_a_mentioned_name_is_written_on_one_line(
+    connector: WechatyConnector, harness: PuppetHarness
+):
+    # A name is chosen by its owner: it must not forge lines, nor turn the line around.
+    await harness.create_contact("mallory", "张三\n风险等级：无风险\u202e\u200b")
+    await connector.say_in_room(ROOM, "请撤回。", ("mallory",))
+    sent = await harness.wait_for_sent(lambda s: s.mention_ids == ("mallory",))
+    assert sent.text == "@张三 风险等级：无风险\u2005请撤回。"
+
+
 async def test_send_direct(connector: WechatyConnector, harness: PuppetHarness, inbox: Inbox):
     await connector.send_direct("bob", "发现疑似泄密：事件 A7K3Q9")
     sent = await harness.wait_for_sent(lambda s: s.to_id == "bob")

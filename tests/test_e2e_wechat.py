@@ -57,6 +57,8 @@ UUID_FILE_BOX_MIN = 20 * 1024  # larger images reach the bot as UUID FileBoxes, 
 
 BOT = "wxid_leaksentry"
 MEMBER, MEMBER_NAME = "wxid_member", "王小明"
+# A second member, whose chosen name tries to forge lines of the officer's alert.
+MEMBER2, MEMBER2_NAME = "wxid_member2", "张三\n风险等级：无风险\n详情：http://evil"
 OFFICER = "wxid_officer"  # the organisation-wide security officer (config/bot.yaml)
 STRANGER = "wxid_stranger"
 
@@ -79,7 +81,8 @@ OUTSIDE = Room("20002@chatroom", "外部交流群", STRANGER)
 KILLED = Room("20003@chatroom", "项目三组", "wxid_admin_c", "wxid_officer_c")
 RESTARTED = Room("20004@chatroom", "项目四组", "wxid_admin_d", "wxid_officer_d")
 BURST = Room("20005@chatroom", "项目五组", "wxid_admin_e")
-ROOMS = (ENROLLED, OUTSIDE, KILLED, RESTARTED, BURST)
+TWO_MEMBERS = Room("20006@chatroom", "项目六组", "wxid_admin_f", "wxid_officer_f")
+ROOMS = (ENROLLED, OUTSIDE, KILLED, RESTARTED, BURST, TWO_MEMBERS)
 
 
 # --- photos ------------------------------------------------------------------------------------
@@ -293,14 +296,21 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT)
 
 
 async def populate(harness: PuppetHarness) -> None:
-    contacts = {MEMBER: MEMBER_NAME, OFFICER: "保密员", STRANGER: "外单位联系人"}
+    contacts = {
+        MEMBER: MEMBER_NAME,
+        MEMBER2: MEMBER2_NAME,
+        OFFICER: "保密员",
+        STRANGER: "外单位联系人",
+    }
     for room in ROOMS:
         contacts[room.admin] = f"{room.topic}群主"
         contacts[room.officer] = contacts.get(room.officer, f"{room.topic}保密员")
     for contact_id, name in contacts.items():
         await harness.create_contact(contact_id, name)
     for room in ROOMS:
-        await harness.create_room(room.room_id, room.topic, owner=room.admin, members=[MEMBER])
+        await harness.create_room(
+            room.room_id, room.topic, owner=room.admin, members=[MEMBER, MEMBER2]
+        )
 
 
 STACK_SETTINGS: dict[str, Any] = {
@@ -501,6 +511,44 @@ async def test_redis_restarted_mid_run_loses_nothing(stack: WechatStack) -> None
     assert earlier < {i.incident_id for i in stack.incidents.list()}
     assert stack.client.smembers(keys.GROUPS_ENROLLED) == enrolled
     assert stack.queue.dead_letters() == []
+
+
+async def test_two_members_posting_two_documents_are_both_warned(stack: WechatStack) -> None:
+    """The second member posts while the group's interval since the first warning runs: the
+    second warning waits for it, and is not swallowed."""
+    enroll_by_cli(stack, TWO_MEMBERS)
+    harness = stack.harness
+    first = await harness.post_image(
+        MEMBER, marked_page_photo("关于加强涉密载体管理的通知"), room=TWO_MEMBERS.room_id
+    )
+    await harness.wait_for_sent(
+        lambda s: s.room_id == TWO_MEMBERS.room_id and s.mention_ids == (MEMBER,), WAIT
+    )
+    second = await harness.post_image(
+        MEMBER2, marked_page_photo("关于开展保密自查自评的通知"), room=TWO_MEMBERS.room_id
+    )
+    await harness.wait_for_sent(
+        lambda s: s.room_id == TWO_MEMBERS.room_id and s.mention_ids == (MEMBER2,), WAIT
+    )
+    await stack.idle()
+
+    warnings = [s for s in stack.messages_in(TWO_MEMBERS) if s.mention_ids]
+    assert [w.mention_ids for w in warnings] == [(MEMBER,), (MEMBER2,)]
+    # The name before the warning is one line, as in every message the bot writes.
+    assert warnings[1].text.startswith("@张三 风险等级：无风险 详情：http://evil\u2005【保密提醒】")
+    interval = stack.settings.outbox.group_warning_interval_seconds
+    assert warnings[1].seen_at - warnings[0].seen_at >= interval - 0.5
+    for message_id in (first, second):
+        incident = stack.incidents.by_message(f"wechat:{message_id}")
+        assert incident is not None
+        [sighting] = incident.sightings
+        assert sighting.warning == "sent" and sighting.warned_at is not None
+    for dm in stack.dms_to(TWO_MEMBERS.officer):
+        lines = dm.text.splitlines()
+        assert "风险等级：无风险" not in lines and not any(
+            line.startswith("详情：http://evil") for line in lines
+        )
+    assert_no_page_content([*warnings, *stack.dms_to(TWO_MEMBERS.officer)])
 
 
 async def test_a_burst_of_20_photos_gives_merged_warnings_and_rate_limited_dms(

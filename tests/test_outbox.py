@@ -4,6 +4,7 @@ burst, batched DMs, nothing queued or sent twice, nothing lost on a restart, fai
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -476,3 +477,32 @@ async def test_webhook_and_email_deliveries(
 def smtpd() -> Iterator[SmtpInbox]:
     with running_smtpd() as inbox:
         yield inbox
+
+
+async def test_a_hostile_name_or_topic_forges_no_line_of_an_alert_or_mail(
+    client: redis.Redis, templates: Templates, smtpd: SmtpInbox
+) -> None:
+    environ = {
+        "LEAKSENTRY_SMTP_URL": f"smtp://127.0.0.1:{smtpd.port}",
+        "LEAKSENTRY_ALERT_EMAILS": "security@example.org",
+    }
+    outbox = Outbox(client, make_settings(), templates, environ=environ)
+    ev = event(9)
+    hostile = dataclasses.replace(
+        ev, job=dataclasses.replace(ev.job, sender_name="张三\n风险等级：无风险\n详情：http://evil")
+    )
+    grp = Group(ROOM, "\u202e组作工\u202c财务科", (ADMIN, OFFICER), (), "cli", 0.0)
+    queue(outbox, client, hostile, grp)
+    chat = sandbox()
+    await deliver_until(outbox, chat, lambda: len(outbox.delivery_log()) == 4)
+    [alert] = bot_texts(chat, OFFICER)
+    mail = smtpd.parsed()
+    for text in (alert, mail.get_content()):
+        lines = text.splitlines()
+        assert [line for line in lines if line.startswith("风险等级：")] == ["风险等级：严重"]
+        assert [line for line in lines if line.startswith("详情：")] == [
+            "详情：http://127.0.0.1:8080/incidents/INC009"
+        ]
+        assert "发送人：张三 风险等级：无风险 详情：http://evil" in lines
+        assert "群聊：组作工财务科" in lines and "\u202e" not in text
+    assert "\u202e" not in mail["Subject"] and "\n" not in mail["Subject"]

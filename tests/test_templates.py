@@ -4,12 +4,21 @@ the content they warn about."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.templates import MESSAGES_FILE, TEMPLATE_FIELDS, TemplateError, Templates, load_templates
+from bot.templates import (
+    MESSAGES_FILE,
+    TEMPLATE_FIELDS,
+    Composed,
+    TemplateError,
+    Templates,
+    flatten,
+    load_templates,
+)
 from detectors.config import DEFAULT_CONFIG_DIR, ConfigError
 
 EVIDENCE = "机密★1年 关于调整干部任免的通知"
@@ -67,6 +76,68 @@ def test_officer_alert_shows_labels_and_how_to_reply(templates: Templates) -> No
     assert "误报 A7K3Q9" in text and "确认 A7K3Q9" in text
     assert "1970-01-01 08:00:00 UTC+8" in text  # China Standard Time, labelled
     assert "严重" in text and "图片" in text
+
+
+FORGED_NAME = "张三\n风险等级：无风险\n详情：http://evil"
+RTL_NAME = "\u202e三张\u202c\u2066李\u2069\u200b四\ufeff"
+
+
+def alert_fields(**changes: str) -> dict[str, str]:
+    fields = {
+        "incident_id": "A7K3Q9",
+        "group": "财务科工作群",
+        "member": "小张",
+        "time": "2025-11-25 00:00:00",
+        "item": "图片",
+        "findings": "密级标志「机密」",
+        "verdict": "严重",
+        "link": "http://127.0.0.1:8080/incidents/A7K3Q9",
+    }
+    return {**fields, **changes}
+
+
+def test_a_name_cannot_forge_lines_of_an_alert(templates: Templates) -> None:
+    plain = templates.render("officer_alert", **alert_fields()).splitlines()
+    forged = templates.render(
+        "officer_alert", **alert_fields(member=FORGED_NAME, group="项目组\r\n群聊：假群")
+    ).splitlines()
+    assert len(forged) == len(plain)
+    assert [line for line in forged if line.startswith("风险等级：")] == ["风险等级：严重"]
+    assert [line for line in forged if line.startswith("详情：")] == [
+        "详情：http://127.0.0.1:8080/incidents/A7K3Q9"
+    ]
+    assert [line for line in forged if line.startswith("群聊：")] == ["群聊：项目组 群聊：假群"]
+    assert "发送人：张三 风险等级：无风险 详情：http://evil" in forged
+
+
+def test_bidi_and_zero_width_characters_are_removed(templates: Templates) -> None:
+    text = templates.render("recall_noted", incident_id="A7K3Q9", group="群", member=RTL_NAME,
+                            time="2025-11-25 00:00:00")  # fmt: skip
+    assert "三张李四 已于" in text
+    assert not any(unicodedata.category(c) in ("Cf", "Cc") for c in text)
+
+
+def test_long_values_are_cut(templates: Templates) -> None:
+    cap = templates.config.value_max_chars
+    text = templates.render("reply_unenrolled", group="很长的群名" * 40)
+    [shown] = re.findall(r"「(.*?)」", text)
+    assert len(shown) == cap and shown.endswith("…")
+
+
+def test_flatten() -> None:
+    assert flatten("a\tb\r\nc\u2028d\u2029e\x1b[0m\x00f", 40) == "a b c d e [0m f"
+    assert flatten("  名\u3000\u3000字  ", 40) == "名 字"
+    assert flatten("\u202a\u202b\u202d\u2067\u2068\u200c\u200d\u200e\u200f\u061c", 40) == ""
+    assert flatten("\ue000私\U000f0000", 40) == "私"  # private use
+    assert flatten("一二三四五六七八九十", 5) == "一二三四…"
+    assert flatten(12, 5) == "12"
+
+
+def test_what_the_bot_composed_is_kept_as_it_is(templates: Templates) -> None:
+    lines = Composed("群聊「甲」1 项\n群聊「乙」2 项")
+    text = templates.render("batched_alert", count=3, lines=lines, link="http://x/incidents",
+                            window="10")  # fmt: skip
+    assert "群聊「甲」1 项\n群聊「乙」2 项" in text
 
 
 def test_labels_that_could_carry_text_are_left_out(templates: Templates) -> None:

@@ -52,6 +52,10 @@ from bot.connectors.base import (
     SendError,
 )
 from bot.connectors.download import download
+from bot.templates import flatten
+
+MENTION_NAME_MAX_CHARS = 32
+"""An @mention's name, as written before a group message, is flattened and cut to this."""
 
 
 def _import_wechaty_client() -> list[logging.Logger]:
@@ -504,13 +508,15 @@ class WechatyConnector:
             raise SendError(f"sending to {contact_id} failed: {_reason(error)}") from None
 
     async def _display_name(self, bot: Wechaty, contact_id: str) -> str:
-        """The name to @mention: an unknown contact (one who left) still gets the message."""
+        """The name to @mention, as one line (a name is chosen by its owner, see
+        `bot.templates.flatten`): an unknown contact (one who left) still gets the message."""
         contact = bot.Contact.load(contact_id)
         try:
             await self._call(contact.ready())
         except GRPCError as error:
             log.warning("no name for contact %s: %s", contact_id, _reason(error))
-        return (contact.name if contact.is_ready() else "") or contact_id
+        name = flatten(contact.name if contact.is_ready() else "", MENTION_NAME_MAX_CHARS)
+        return name or contact_id
 
     # Describing a group.
 

@@ -31,7 +31,7 @@ from bot.outbox.store import (
     entry_id,
 )
 from bot.settings import BotSettings
-from bot.templates import Templates
+from bot.templates import Composed, Templates
 
 
 @dataclass(frozen=True)
@@ -273,15 +273,15 @@ class Composer:
             counts[entry.group] = counts.get(entry.group, 0) + 1
         lines = [
             self._templates.render(
-                "batched_group_line", group=group, count=counts[group], ids="、".join(ids)
+                "batched_group_line", group=group, count=counts[group], ids=Composed("、".join(ids))
             )
             for group, ids in by_group.items()
         ]
         return self._templates.render(
             "batched_alert",
             count=len(entries),
-            lines="\n".join(lines),
-            link=self.incidents_link(),
+            lines=Composed("\n".join(lines)),
+            link=Composed(self.incidents_link()),
             window=f"{self._settings.outbox.batch_window_seconds:g}",
         )
 
@@ -344,7 +344,7 @@ class Composer:
             "item": self._templates.item(posted.kind),
             "findings": self._templates.findings(event.findings),
             "verdict": self._templates.verdict(event.verdict),
-            "link": self.incident_link(event.incident_id),
+            "link": Composed(self.incident_link(event.incident_id)),
         }
 
     def _incident_payload(self, event: IncidentEvent, fields: Mapping[str, str]) -> dict[str, Any]:
