@@ -241,6 +241,7 @@ class LayoutFingerprintSettings(_Frozen):
     max_rotation_degrees: float = Field(ge=0, le=90)
     max_patches: int = Field(ge=1)
     min_patch_marks: int = Field(ge=2)
+    max_patch_shift: float = Field(gt=0)
     scale_slack: float = Field(ge=1)
     ransac_hypotheses: int = Field(ge=1)
     max_placements_per_mark: int = Field(ge=1)

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.redis_server import connect, stop_embedded
 from bot.settings import BotSettings, load_bot_settings
-from bot.web import create_app
+from bot.web.app import create_app
 from bot.web.i18n import LANGUAGE_COOKIE
 from bot.web.users import Role, UserStore
 from detectors import ScanConfig

@@ -396,6 +396,53 @@ def test_the_same_text_laid_out_elsewhere_does_not_line_up(
     assert fp is not None and verify(fp, original, settings) is None
 
 
+# A stock passage two unrelated pages share, wrapped at other places on each (from the
+# Fandol registry corpus, seed 77: a sibling's page 2 was matched to another organ's page 2).
+STOCK_ON_ONE = [
+    "（一）存在的主要问题。有关工作经费按照现行渠道解决，",
+    "确保专款专用。要加强对重点领域、重点部位、重点时段的巡",
+    "查检查，做到全覆盖、无死角。",
+    "（二）下一步工作打算。部分地方和单位思想认识不到位，",
+    "工作落实存在上热中温下冷现象。要建立健全工作台账，明确",
+    "责任单位、责任人和完成时限，确保各项任务落到实处。现将",
+    "有关情况通报如下，请各单位引以为戒，举一反三，切实抓好",
+    "整改。",
+    "请遵照执行。",
+]
+STOCK_ON_ANOTHER = [
+    "请示报告。",
+    "三、严格值班值守，及时报送重要信息",
+    "要建立健全工作台账，明确责任单位、责任人和完成时限，确保",
+    "各项任务落到实处。现将有关情况通报如下，请各单位引以为戒，举",
+    "一反三，切实抓好整改。",
+    "请认真贯彻执行。",
+]
+
+
+def _set(texts: list[str], top: int) -> Page:
+    """Lines set at one character width, so that a line is as long as its text."""
+    return _page(
+        [
+            (t, (LEFT, top + i * PITCH, LEFT + 34 * len(t), top + i * PITCH + 40))
+            for i, t in enumerate(texts)
+        ]
+    )
+
+
+def test_a_stock_passage_wrapped_elsewhere_is_no_copy(settings: FingerprintSettings) -> None:
+    """Each line of a passage wrapped at other places is a piece that a patch could carry,
+    one line's length away from where the page's own fit puts it: no crumpled piece moves
+    that far, so those patches do not count."""
+    one = fingerprint_page(_set(STOCK_ON_ONE, 200), settings)
+    another = fingerprint_page(_set(STOCK_ON_ANOTHER, 140), settings)
+    assert one is not None and another is not None
+    assert verify(another, one, settings) is None
+    unbounded = settings.model_copy(
+        update={"layout": settings.layout.model_copy(update={"max_patch_shift": 1000.0})}
+    )
+    assert verify(another, one, unbounded) is not None  # what the bound turns away
+
+
 def test_text_without_layout_is_checked_by_order(
     settings: FingerprintSettings, original: PageFingerprint
 ) -> None:

@@ -175,10 +175,12 @@ def agreeing_marks(
     patch is the page as a whole (one transform, refined to a bent one); a crumpled or torn
     page lies in pieces that each moved their own way, so the marks left over are fitted
     again, one rigid patch at a time (sequential RANSAC: a model's inliers removed, the next
-    model fitted to the rest). A later patch counts when it holds `min_patch_marks` marks and
-    keeps the reading order of the marks agreed before it: paper crumples but its lines never
-    cross, while text laid out elsewhere (shuffled lines, a sibling's moved sentence) jumps
-    over lines that stand in place. A mark agrees once, in one patch."""
+    model fitted to the rest). A later patch counts when it holds `min_patch_marks` marks,
+    lies within `max_patch_shift` character heights of where the page's own fit puts it, and
+    keeps the reading order of the marks agreed before it: paper crumples but its pieces stay
+    near their place and its lines never cross, while text laid out elsewhere (shuffled lines,
+    a sibling's moved sentence, a stock passage wrapped at other places) jumps a line's
+    length or over lines that stand in place. A mark agrees once, in one patch."""
     q, r, mark = _correspondences(query, reference, settings.max_placements_per_mark)
     agreed = np.zeros(len(mark), dtype=bool)
     if len(mark) < 2:
@@ -193,7 +195,12 @@ def agreeing_marks(
         found = np.unique(mark[inliers])
         if patch and len(found) < settings.min_patch_marks:
             break
-        if not patch or _keeps_order(q, r, agreed, inliers, reference.char_height):
+        if not patch:
+            page = inliers
+            agreed |= inliers
+        elif _stays_near(
+            q, r, page, inliers, settings.max_patch_shift * reference.char_height
+        ) and _keeps_order(q, r, agreed, inliers, reference.char_height):
             agreed |= inliers
         free &= ~np.isin(mark, found) & ~_used(r, r[inliers])
         if free.sum() < 2:
@@ -222,6 +229,24 @@ def _fitted_inliers(
                 break
             inliers = refined
     return inliers
+
+
+def _stays_near(
+    q: Points,
+    r: Points,
+    page: npt.NDArray[np.bool_],
+    patch: npt.NDArray[np.bool_],
+    max_shift: float,
+) -> bool:
+    """Whether the marks of `patch` lie, at the median, within `max_shift` of where the
+    affine transform fitted to the `page` fit's marks carries them: a crumpled piece moved a
+    few character heights from its place (at most about 5 on the real photos of
+    `inv3d-dev`), a reflowed sentence by a line's length."""
+    if int(page.sum()) < _MIN_AFFINE_POINTS:
+        return False
+    transform, *_ = np.linalg.lstsq(_affine_terms(q[page], 0.0), r[page], rcond=None)
+    shift = np.hypot(*(_affine_terms(q[patch], 0.0) @ transform - r[patch]).T)
+    return float(np.median(shift)) <= max_shift
 
 
 def _keeps_order(
