@@ -17,6 +17,7 @@ import redis
 from redis.client import Pipeline
 
 from bot import keys
+from bot.redis_text import binary
 from bot.sealing import Sealer, SealError
 from bot.settings import BotSettings
 
@@ -62,7 +63,7 @@ class Blobs:
         sealed = self._redis.get(blob_key(sha256))
         if sealed is None:
             return None
-        data = self._sealer.open(bytes(sealed), sha256.encode())
+        data = self._sealer.open(binary(sealed), sha256.encode())
         if sha256_of(data) != sha256:
             raise SealError(f"blob {sha256} does not hash to its key")
         return data

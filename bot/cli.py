@@ -352,12 +352,12 @@ def run_command(workers: int | None, host: str, port: int, config_dir: Path | No
     _first_admin(client, f"http://{host}:{port}/")
     if service.platforms_configured():
         try:
-            connector = service.platform_connector()
+            connector: ChatConnector = service.platform_connector()
         except service.SetupError as exc:
             raise click.UsageError(str(exc)) from exc
         _warn_if_loopback(settings)
     else:
-        connector: ChatConnector = SandboxConnector()
+        connector = SandboxConnector()
         Console(stderr=True).print(
             "[bold yellow]No chat platform is configured (WECHATY_PUPPET_SERVICE_TOKEN,"
             " ONEBOT_WS_URL, FEISHU_APP_ID): running with the sandbox chat. Nothing leaves this"

@@ -17,12 +17,13 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from bot import keys
 from bot.connectors.base import RoomInfo
-from bot.redis_text import text, text_map
+from bot.redis_text import Fields, text, text_map
 from bot.settings import BotSettings
 
 
@@ -137,7 +138,7 @@ class Groups:
         if group is None:
             return None
         owner = (info.owner_id,) if info.owner_id else ()
-        fields = {
+        fields: Fields = {
             "topic": group.topic or info.topic,
             "admins": json.dumps(list(group.admins or _unique(owner + info.admin_ids))),
         }
@@ -173,7 +174,7 @@ def _unique(ids: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i.strip() for i in ids if i.strip()))
 
 
-def _to_hash(group: Group) -> dict[str, str]:
+def _to_hash(group: Group) -> Fields:
     return {
         "topic": group.topic,
         "admins": json.dumps(list(group.admins), ensure_ascii=False),
@@ -183,7 +184,7 @@ def _to_hash(group: Group) -> dict[str, str]:
     }
 
 
-def _from_hash(room_id: str, raw: Mapping[object, object]) -> Group:
+def _from_hash(room_id: str, raw: Mapping[Any, Any]) -> Group:
     fields = text_map(raw)
     return Group(
         room_id=room_id,

@@ -34,7 +34,7 @@ from redis.client import Pipeline
 from bot import keys
 from bot.blobs import DAY, Blobs, blob_key
 from bot.jobs import ScanJob
-from bot.redis_text import text, text_map
+from bot.redis_text import Fields, number, scored, text, text_map
 from bot.settings import BotSettings
 from detectors import ScanReport, Verdict
 
@@ -408,7 +408,7 @@ class Incidents:
                     pipe.multi()
                     pipe.hset(key, mapping={"status": status, "updated_at": now})
                     pipe.zrem(_index("status", text(old)), incident_id)
-                    pipe.zadd(_index("status", status), {incident_id: float(opened_at)})
+                    pipe.zadd(_index("status", status), {incident_id: number(opened_at)})
                     _audit(
                         pipe, incident_id, AuditEntry(now, actor, "status", text(old), status, note)
                     )
@@ -451,21 +451,21 @@ class Incidents:
         wanted = (("room", room), ("verdict", verdict), ("status", status))
         chosen = [_index(kind, value) for kind, value in wanted if value]
         if len(chosen) <= 1:
-            ids = self._redis.zrevrangebyscore(
+            found = self._redis.zrevrangebyscore(
                 chosen[0] if chosen else _index("all"), high, low, start=offset, num=limit
             )
+            ids = [text(i) for i in found]
         else:
             # Room first with weight 1: its score (first seen there) orders the result.
             weights = {key: (1 if i == 0 else 0) for i, key in enumerate(chosen)}
-            scored = self._redis.zinter(weights, withscores=True)
             in_range = [
                 (m, s)
-                for m, s in scored
+                for m, s in scored(self._redis.zinter(weights, withscores=True))
                 if (since is None or s >= since) and (until is None or s <= until)
             ]
             in_range.sort(key=lambda pair: pair[1], reverse=True)
             ids = [m for m, _ in in_range[offset : offset + limit]]
-        return self._load([text(i) for i in ids])
+        return self._load(ids)
 
     def _load(self, incident_ids: builtins.list[str]) -> builtins.list[Incident]:
         pipe = self._redis.pipeline(transaction=False)
@@ -522,7 +522,7 @@ def _sighting(job: ScanJob) -> dict[str, Any]:
     }
 
 
-def _posted_here_before(sightings: builtins.list[bytes], job: ScanJob) -> bool:
+def _posted_here_before(sightings: builtins.list[bytes | str], job: ScanJob) -> bool:
     """Whether one of the recorded sightings is the job's sender's in the job's group."""
     for raw in sightings:
         seen = json.loads(raw)
@@ -531,7 +531,7 @@ def _posted_here_before(sightings: builtins.list[bytes], job: ScanJob) -> bool:
     return False
 
 
-def _new_incident(event: IncidentEvent, report: dict[str, Any], now: float) -> dict[str, Any]:
+def _new_incident(event: IncidentEvent, report: dict[str, Any], now: float) -> Fields:
     job = event.job
     return {
         "sha256": job.sha256,

@@ -7,6 +7,7 @@ copy costs nothing twice) and enqueues this small record; a worker anywhere pick
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 
@@ -34,8 +35,9 @@ class ScanJob:
         return {"job": json.dumps(asdict(self), ensure_ascii=False)}
 
     @classmethod
-    def from_fields(cls, fields: dict[bytes, bytes] | dict[str, str]) -> ScanJob:
-        raw = fields.get(b"job") if b"job" in fields else fields.get("job")  # type: ignore[call-overload]
+    def from_fields(cls, fields: Mapping[str, str]) -> ScanJob:
+        """The job of a stream entry read as text (`bot.redis_text.stream_entries`)."""
+        raw = fields.get("job")
         if raw is None:
             raise ValueError("stream entry has no 'job' field")
         return cls(**json.loads(raw))

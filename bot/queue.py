@@ -25,7 +25,7 @@ from redis.client import Pipeline
 from bot import keys
 from bot.blobs import Blobs, sha256_of
 from bot.jobs import ScanJob
-from bot.redis_text import text, text_map
+from bot.redis_text import StreamEntry, claimed, read_streams, stream_entries, text
 from bot.settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,8 @@ class JobQueue:
                 raise
             self.ensure_group()  # a server that lost its data: start again, empty
             return []
-        entries = [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
-        return self._deliveries(entries, {text(entry_id): 1 for entry_id, _ in entries})
+        entries = [entry for _name, stream in read_streams(reply) for entry in stream]
+        return self._deliveries(entries, {entry_id: 1 for entry_id, _ in entries})
 
     def recover(self, consumer: str, count: int = 1) -> list[Delivery]:
         """Jobs delivered to `consumer` earlier and never finished: what a worker restarted
@@ -162,7 +162,7 @@ class JobQueue:
         reply = self._redis.xreadgroup(
             keys.JOBS_GROUP, consumer, {keys.JOBS_STREAM: "0"}, count=count
         )
-        entries = [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
+        entries = [entry for _name, stream in read_streams(reply) for entry in stream]
         entries = [(entry_id, fields) for entry_id, fields in entries if fields]
         return self._deliveries(entries, self._delivery_counts([e for e, _ in entries]))
 
@@ -180,8 +180,8 @@ class JobQueue:
             start_id=self._claim_cursor,
             count=count,
         )
-        self._claim_cursor = text(reply[0])
-        entries = [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+        self._claim_cursor, entries = claimed(reply)
+        entries = [(entry_id, fields) for entry_id, fields in entries if fields]
         return self._deliveries(entries, self._delivery_counts([e for e, _ in entries]))
 
     def touch(self, consumer: str, delivery: Delivery) -> bool:
@@ -227,8 +227,8 @@ class JobQueue:
 
     def dead_letters(self, count: int = 100) -> list[DeadLetter]:
         """The newest entries of the dead-letter stream, newest first."""
-        entries = self._redis.xrevrange(keys.DEAD_LETTER_STREAM, count=count)
-        return [_dead_letter(text(entry_id), fields) for entry_id, fields in entries]
+        entries = stream_entries(self._redis.xrevrange(keys.DEAD_LETTER_STREAM, count=count))
+        return [_dead_letter(entry_id, fields) for entry_id, fields in entries]
 
     def forget_idle_consumers(self, idle_seconds: float) -> int:
         """Remove consumers that own no job and were silent for `idle_seconds` (workers that
@@ -241,12 +241,9 @@ class JobQueue:
                 removed += 1
         return removed
 
-    def _deliveries(
-        self, entries: list[tuple[bytes, dict[bytes, bytes]]], attempts: dict[str, int]
-    ) -> list[Delivery]:
+    def _deliveries(self, entries: list[StreamEntry], attempts: dict[str, int]) -> list[Delivery]:
         deliveries = []
-        for raw_id, fields in entries:
-            entry_id = text(raw_id)
+        for entry_id, fields in entries:
             try:
                 job = ScanJob.from_fields(fields)
             except (TypeError, ValueError) as exc:
@@ -255,7 +252,7 @@ class JobQueue:
             deliveries.append(Delivery(entry_id, job, attempts.get(entry_id, 1)))
         return deliveries
 
-    def _delivery_counts(self, entry_ids: list[bytes]) -> dict[str, int]:
+    def _delivery_counts(self, entry_ids: list[str]) -> dict[str, int]:
         if not entry_ids:
             return {}
         pipe = self._redis.pipeline(transaction=False)
@@ -267,11 +264,11 @@ class JobQueue:
                 counts[text(row["message_id"])] = int(row["times_delivered"])
         return counts
 
-    def _reject(self, entry_id: str, fields: dict[bytes, bytes], reason: str) -> None:
+    def _reject(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
         """An entry that is no job (written by something else) goes straight to the dead
         letters: no worker can ever do anything with it."""
         log.error("jobs stream entry %s: %s", entry_id, reason)
-        raw = json.dumps(text_map(fields), ensure_ascii=False)
+        raw = json.dumps(fields, ensure_ascii=False)
         pipe = self._redis.pipeline(transaction=True)
         self._dead_entry(pipe, entry_id, raw, reason, 1)
         pipe.execute()
@@ -300,8 +297,7 @@ class JobQueue:
         pipe.xdel(keys.JOBS_STREAM, entry_id)
 
 
-def _dead_letter(entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
-    values = text_map(fields)
+def _dead_letter(entry_id: str, values: dict[str, str]) -> DeadLetter:
     try:
         job: ScanJob | None = ScanJob.from_fields(values)
     except (TypeError, ValueError):

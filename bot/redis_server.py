@@ -150,7 +150,7 @@ def redis_url(directory: Path | None = None) -> RedisTarget:
 def connect(directory: Path | None = None, **kwargs: object) -> redis.Redis:
     """A client on the configured server, checked with PING so errors surface here."""
     target = redis_url(directory)
-    client = redis.Redis.from_url(target.url, **kwargs)  # type: ignore[arg-type]
+    client = redis.Redis.from_url(target.url, **kwargs)
     try:
         client.ping()
     except redis.RedisError as exc:

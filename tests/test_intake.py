@@ -29,6 +29,7 @@ from bot.connectors.sandbox import (
 )
 from bot.incidents import FALSE_POSITIVE, OPEN
 from bot.jobs import ScanJob
+from bot.redis_text import stream_entries
 from bot.service import BotService
 from bot.settings import BotSettings, load_bot_settings
 
@@ -82,7 +83,7 @@ def dms(sandbox: SandboxConnector, contact_id: str) -> list[ChatLine]:
 
 
 def jobs(client: redis.Redis) -> list[ScanJob]:
-    return [ScanJob.from_fields(f) for _, f in client.xrange(keys.JOBS_STREAM)]
+    return [ScanJob.from_fields(f) for _, f in stream_entries(client.xrange(keys.JOBS_STREAM))]
 
 
 async def enroll(service: BotService, sandbox: SandboxConnector) -> None:

@@ -23,6 +23,7 @@ from bot.connectors.base import IncomingMessage, MessageKind
 from bot.connectors.sandbox import DEMO_MEMBER, DEMO_OFFICER, DEMO_OWNER, SandboxConnector
 from bot.jobs import ScanJob
 from bot.redis_server import connect
+from bot.redis_text import stream_entries
 from bot.service import BotService
 from bot.settings import BotSettings, load_bot_settings
 from bot.spool import Spool
@@ -71,7 +72,8 @@ def kill_server(redis_dir: Path) -> None:
 
 
 def queued_job_ids(client: redis.Redis) -> list[str]:
-    return [ScanJob.from_fields(f).job_id for _, f in client.xrange(keys.JOBS_STREAM)]
+    entries = stream_entries(client.xrange(keys.JOBS_STREAM))
+    return [ScanJob.from_fields(fields).job_id for _, fields in entries]
 
 
 def bot_dms(sandbox: SandboxConnector) -> list[str]:

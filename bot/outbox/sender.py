@@ -25,9 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 import redis.asyncio
@@ -54,7 +52,7 @@ from bot.outbox.store import (
     queue_sent,
 )
 from bot.ratelimit import RateLimiter
-from bot.redis_text import text, text_map
+from bot.redis_text import Streams, claimed, read_streams, scored, text
 from bot.settings import BotSettings
 from bot.webhook import WebhookClient, WebhookRejected
 
@@ -184,12 +182,13 @@ class Sender:
                 reply = await self._redis.xreadgroup(
                     keys.OUTBOX_GROUP, self._consumer, {stream: cursor}, count=_RECLAIM_BATCH
                 )
-                entries = reply[0][1] if reply else []
+                streams = read_streams(reply)
+                entries = streams[0][1] if streams else []
                 if not entries:
                     break
                 for stream_id, fields in entries:
                     self._schedule(await self._parse(stream, stream_id, fields), 0.0)
-                cursor = text(entries[-1][0])
+                cursor = entries[-1][0]
 
     async def _claim_stale(self) -> None:
         """Entries that a silent sender read and never acknowledged."""
@@ -198,7 +197,8 @@ class Sender:
             reply = await self._redis.xautoclaim(
                 stream, keys.OUTBOX_GROUP, self._consumer, idle_ms, "0-0", count=_RECLAIM_BATCH
             )
-            for stream_id, fields in reply[1]:
+            _, entries = claimed(reply)
+            for stream_id, fields in entries:
                 read = await self._parse(stream, stream_id, fields)
                 if read is not None and (stream, read.stream_id) not in self._retry:
                     self._schedule(read, 0.0)
@@ -233,32 +233,29 @@ class Sender:
         for read in reads:
             await self._handle(read)
 
-    async def _read(self, streams: dict[str, str], block_ms: int | None, count: int) -> list[_Read]:
+    async def _read(self, streams: Streams, block_ms: int | None, count: int) -> list[_Read]:
         reply = await self._redis.xreadgroup(
             keys.OUTBOX_GROUP, self._consumer, streams, count=count, block=block_ms
         )
         reads = []
-        for stream, entries in reply or []:
+        for stream, entries in read_streams(reply):
             for stream_id, fields in entries:
-                read = await self._parse(text(stream), stream_id, fields)
+                read = await self._parse(stream, stream_id, fields)
                 if read is not None:
                     reads.append(read)
         return reads
 
-    async def _parse(
-        self, stream: str, stream_id: object, fields: Mapping[Any, Any]
-    ) -> _Read | None:
+    async def _parse(self, stream: str, stream_id: str, fields: dict[str, str]) -> _Read | None:
         """An entry as read; a deleted one (acknowledged meanwhile) is dropped from the pending
         list, an unreadable one goes to the failed list."""
-        sid = text(stream_id)
         if not fields:
-            await self._redis.xack(stream, keys.OUTBOX_GROUP, sid)
+            await self._redis.xack(stream, keys.OUTBOX_GROUP, stream_id)
             return None
-        raw = text_map(fields).get("entry", "")
+        raw = fields.get("entry", "")
         try:
-            return _Read(stream, sid, raw, OutboxEntry.from_json(raw))
+            return _Read(stream, stream_id, raw, OutboxEntry.from_json(raw))
         except (ValueError, TypeError) as exc:
-            read = _Read(stream, sid, raw, None)
+            read = _Read(stream, stream_id, raw, None)
             await self._give_up([read], f"unreadable entry: {exc}", attempts=0)
             return None
 
@@ -351,7 +348,7 @@ class Sender:
         found = []
         for pile in PILES:
             found += [
-                float(s) for _, s in await self._redis.zrange(pile.due, 0, 0, withscores=True)
+                s for _, s in scored(await self._redis.zrange(pile.due, 0, 0, withscores=True))
             ]
         return found
 

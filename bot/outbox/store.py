@@ -22,7 +22,7 @@ import redis.asyncio
 from redis.client import Pipeline
 
 from bot import keys, metrics
-from bot.redis_text import text, text_map
+from bot.redis_text import Fields, stream_entries, text
 from bot.settings import OutboxSettings
 
 # Channels: where an entry goes.
@@ -166,8 +166,7 @@ class OutboxStore:
     def delivery_log(self, count: int = 1000) -> list[DeliveryRecord]:
         """The newest delivered entries, newest first."""
         records = []
-        for _, raw in self._redis.xrevrange(keys.OUTBOX_LOG, count=count):
-            f = text_map(raw)
+        for _, f in stream_entries(self._redis.xrevrange(keys.OUTBOX_LOG, count=count)):
             records.append(
                 DeliveryRecord(
                     entry_id=f["entry_id"],
@@ -185,8 +184,7 @@ class OutboxStore:
     def failed_deliveries(self, count: int = 100) -> list[FailedDelivery]:
         """The newest entries given up on, newest first."""
         failed = []
-        for _, raw in self._redis.xrevrange(keys.OUTBOX_FAILED, count=count):
-            f = text_map(raw)
+        for _, f in stream_entries(self._redis.xrevrange(keys.OUTBOX_FAILED, count=count)):
             try:
                 entry: OutboxEntry | None = OutboxEntry.from_json(f["entry"])
             except (ValueError, TypeError):
@@ -247,5 +245,10 @@ def queue_failure(
     pipe: AsyncPipeline, raw: str, error: str, attempts: int, settings: OutboxSettings
 ) -> None:
     """An entry given up on goes to the failed list, with the last error."""
-    fields = {"entry": raw, "error": error, "attempts": str(attempts), "at": repr(time.time())}
+    fields: Fields = {
+        "entry": raw,
+        "error": error,
+        "attempts": str(attempts),
+        "at": repr(time.time()),
+    }
     pipe.xadd(keys.OUTBOX_FAILED, fields, maxlen=settings.log_max_entries, approximate=True)

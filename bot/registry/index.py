@@ -118,7 +118,7 @@ TEXT_RECORDS_FIELD = "text_records"
 """Meta hash field: text records in the index, for the mean bucket length."""
 
 
-def fetch_arguments() -> list[object]:
+def fetch_arguments() -> list[int | str]:
     """ARGV of `FETCH_POSTINGS`."""
     return [MIN_POSTING_CAP, POSTING_CAP_FACTOR, 1 << TEXT_BUCKET_BITS, TEXT_RECORDS_FIELD]
 
@@ -302,8 +302,8 @@ def candidates(
     chosen = (votes >= min_shared_marks) & (weight >= least_weight - 1e-9)
     text_pages, text_score = pages[chosen], weight[chosen] / total
     image_blobs = [b"" if isinstance(b, int) else b for b in fetched[len(q.text_keys) :]]
-    pages, image_votes = _image_votes(q.image_hashes, image_blobs, max_hamming)
-    all_pages = np.concatenate([text_pages, pages.astype(np.int64)])
+    image_pages, image_votes = _image_votes(q.image_hashes, image_blobs, max_hamming)
+    all_pages = np.concatenate([text_pages, image_pages.astype(np.int64)])
     all_scores = np.concatenate([text_score, image_votes / max(1, q.hashes)])
     unique, where = np.unique(all_pages, return_inverse=True)
     score = np.zeros(len(unique))

@@ -20,19 +20,21 @@ registrations of different documents never share one.
 from __future__ import annotations
 
 import base64
+import builtins  # `Registry.list` shadows the name inside the class
 import hashlib
 import json
 import logging
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 import redis
 
 from bot import keys
+from bot.redis_text import Fields, binaries, text, text_map
 from bot.registry import index
 from detectors import ScanConfig, Scanner
 from detectors.errors import ScanError
@@ -323,8 +325,8 @@ class Registry:
             results.append(registered)
         for chunk in _chunks(list(records.items()), _KEYS_PER_COMMAND):
             pipe.mset(dict(chunk))
-        for key, records in index.postings(indexed, self._image_below_marks).items():
-            pipe.append(key, records)
+        for key, appended in index.postings(indexed, self._image_below_marks).items():
+            pipe.append(key, appended)
         if indexed:
             text_records = sum(len(fp.text_marks) for _, fp in indexed)
             pipe.hincrby(keys.REGISTRY_META, index.TEXT_RECORDS_FIELD, text_records)
@@ -399,16 +401,20 @@ class Registry:
 
     def list(self) -> list[RegisteredDocument]:
         """Every registered document, oldest first."""
-        doc_ids = [_text(d) for d in self.client.zrange(keys.REGISTRY_DOCS, 0, -1)]
+        doc_ids = [text(d) for d in self.client.zrange(keys.REGISTRY_DOCS, 0, -1)]
         return [s.document for s in self._stored_many(doc_ids) if s is not None]
 
-    def pages(self, doc_id: str) -> list[RegisteredPage]:
+    def pages(self, doc_id: str) -> builtins.list[RegisteredPage]:
         """The registered pages of a document, in page order (empty when it is unknown)."""
         stored = self._stored(self.client, doc_id)
         if stored is None:
             return []
         out = []
-        raw = self.client.mget([_page_key(i) for i in stored.page_ids]) if stored.page_ids else []
+        raw = (
+            binaries(self.client.mget([_page_key(i) for i in stored.page_ids]))
+            if stored.page_ids
+            else []
+        )
         for page_id, record in zip(stored.page_ids, raw, strict=True):
             if record is None:
                 continue
@@ -435,7 +441,7 @@ class Registry:
         fields = client.hgetall(_doc_key(doc_id))
         return _parse_doc(doc_id, fields) if fields else None
 
-    def _stored_many(self, doc_ids: list[str]) -> list[_Stored | None]:
+    def _stored_many(self, doc_ids: builtins.list[str]) -> builtins.list[_Stored | None]:
         pipe = self.client.pipeline(transaction=False)
         for doc_id in doc_ids:
             pipe.hgetall(_doc_key(doc_id))
@@ -444,13 +450,13 @@ class Registry:
             for doc_id, fields in zip(doc_ids, pipe.execute(), strict=True)
         ]
 
-    def _posting_keys_of(self, page_ids: list[int]) -> tuple[set[str], set[str]]:
+    def _posting_keys_of(self, page_ids: builtins.list[int]) -> tuple[set[str], set[str]]:
         """The text and image posting keys that hold records of these pages. A page whose
         fingerprint no longer decodes (written by another fingerprint version) may have
         records anywhere: then every posting key."""
-        text: set[str] = set()
-        image: set[str] = set()
-        records = self.client.mget([_page_key(i) for i in page_ids]) if page_ids else []
+        text_keys: set[str] = set()
+        image_keys: set[str] = set()
+        records = binaries(self.client.mget([_page_key(i) for i in page_ids])) if page_ids else []
         for record in records:
             if record is None:
                 continue
@@ -459,19 +465,20 @@ class Registry:
             except ValueError:
                 return self._every_posting_key()
             page_text, page_image = index.posting_keys(fp)
-            text.update(page_text)
-            image.update(page_image)
-        return text, image
+            text_keys.update(page_text)
+            image_keys.update(page_image)
+        return text_keys, image_keys
 
     def _every_posting_key(self) -> tuple[set[str], set[str]]:
-        return tuple(  # type: ignore[return-value]
-            {_text(k) for k in self.client.scan_iter(match=prefix + "*", count=10_000)}
+        text_keys, image_keys = (
+            {text(k) for k in self.client.scan_iter(match=prefix + "*", count=10_000)}
             for prefix in (keys.REGISTRY_TEXT, keys.REGISTRY_IMAGE)
         )
+        return text_keys, image_keys
 
     # --- looking up ----------------------------------------------------------------------
 
-    def lookup(self, fingerprint: PageFingerprint) -> list[KnownMatch]:
+    def lookup(self, fingerprint: PageFingerprint) -> builtins.list[KnownMatch]:
         """Registered pages `fingerprint` is a copy of, best first: candidates from the index
         (two round trips), then each verified against the stored fingerprint."""
         settings = self.config.fingerprint
@@ -496,7 +503,7 @@ class Registry:
         if not page_ids:
             return []
         found: list[tuple[str, int, float, tuple[str, ...]]] = []
-        for record in self.client.mget([_page_key(i) for i in page_ids]):
+        for record in binaries(self.client.mget([_page_key(i) for i in page_ids])):
             if record is None:  # removed since the postings were read
                 continue
             doc_id, number, blob = _parse_page(record)
@@ -511,8 +518,8 @@ class Registry:
         return self._known_matches(found)
 
     def _known_matches(
-        self, found: list[tuple[str, int, float, tuple[str, ...]]]
-    ) -> list[KnownMatch]:
+        self, found: builtins.list[tuple[str, int, float, tuple[str, ...]]]
+    ) -> builtins.list[KnownMatch]:
         if not found:
             return []
         doc_ids = list(dict.fromkeys(doc_id for doc_id, *_ in found))
@@ -524,8 +531,8 @@ class Registry:
             KnownMatch(
                 doc_id=doc_id,
                 page=number,
-                title=_text(meta[doc_id][0] or b""),
-                level=_text(meta[doc_id][1] or b"") or None,
+                title=text(meta[doc_id][0] or b""),
+                level=text(meta[doc_id][1] or b"") or None,
                 score=score,
                 methods=methods,
             )
@@ -543,9 +550,9 @@ class Registry:
         layout = self.client.hget(keys.REGISTRY_META, "layout")
         if layout is None:
             return False
-        if _text(layout) != index.LAYOUT:
+        if text(layout) != index.LAYOUT:
             raise RegistryError(
-                f"the registry in Redis has index layout {_text(layout)!r}, this version "
+                f"the registry in Redis has index layout {text(layout)!r}, this version "
                 f"reads {index.LAYOUT!r}: export it with the version that wrote it, then import"
             )
         self._layout_checked = True
@@ -567,11 +574,11 @@ class Registry:
             + "\n"
         )
         count = 0
-        for doc_id in [_text(d) for d in self.client.zrange(keys.REGISTRY_DOCS, 0, -1)]:
+        for doc_id in [text(d) for d in self.client.zrange(keys.REGISTRY_DOCS, 0, -1)]:
             stored = self._stored(self.client, doc_id)
             if stored is None:
                 continue
-            records = self.client.mget([_page_key(i) for i in stored.page_ids])
+            records = binaries(self.client.mget([_page_key(i) for i in stored.page_ids]))
             pages = sorted(_parse_page(r)[1:] for r in records if r is not None)
             line = {
                 **stored.document.to_json(),
@@ -586,7 +593,9 @@ class Registry:
             count += 1
         return count
 
-    def import_(self, stream: IO[str], *, batch_pages: int = 20_000) -> list[RegisteredDocument]:
+    def import_(
+        self, stream: IO[str], *, batch_pages: int = 20_000
+    ) -> builtins.list[RegisteredDocument]:
         """Read an export and index its documents (no original file needed). Every line is
         checked before anything is written; a document already registered with the same
         content stays as it is, one with other content is replaced."""
@@ -689,7 +698,7 @@ def _parse_page(record: bytes) -> tuple[str, int, bytes]:
     return record[start : start + id_length].decode(), number, record[start + id_length :]
 
 
-def _doc_fields(doc: RegisteredDocument) -> dict[str, str]:
+def _doc_fields(doc: RegisteredDocument) -> Fields:
     return {
         "title": doc.title,
         "level": doc.level or "",
@@ -700,12 +709,12 @@ def _doc_fields(doc: RegisteredDocument) -> dict[str, str]:
     }
 
 
-def _page_fields(page_ids: list[int]) -> dict[str, str]:
+def _page_fields(page_ids: list[int]) -> Fields:
     return {"page_ids": ",".join(map(str, page_ids))}
 
 
-def _parse_doc(doc_id: str, raw: dict[bytes, bytes]) -> _Stored:
-    fields = {_text(k): _text(v) for k, v in raw.items()}
+def _parse_doc(doc_id: str, raw: Mapping[Any, Any]) -> _Stored:
+    fields = text_map(raw)
     page_ids = tuple(int(i) for i in fields.get("page_ids", "").split(",") if i)
     document = RegisteredDocument(
         doc_id=doc_id,
@@ -717,10 +726,6 @@ def _parse_doc(doc_id: str, raw: dict[bytes, bytes]) -> _Stored:
         registered_at=float(fields.get("registered_at", "0")),
     )
     return _Stored(document, page_ids, int(fields.get("version", "0")))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _iso(timestamp: float) -> str:

@@ -22,6 +22,7 @@ from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
 from bot import keys
+from bot.redis_text import binary
 from bot.settings import BotSettings
 from detectors import Page, ScanConfig, Scanner
 from detectors.extract import ExtractContext, extract_pages
@@ -166,7 +167,7 @@ class EvidencePictures:
 
     def get(self, sha256: str, view: EvidenceView) -> bytes | None:
         found = self._redis.get(_picture_key(sha256, view))
-        return None if found is None else bytes(found)
+        return None if found is None else binary(found)
 
     def put(self, sha256: str, view: EvidenceView, picture: bytes) -> None:
         self._redis.set(_picture_key(sha256, view), picture, ex=self._seconds)
@@ -216,7 +217,7 @@ def _draw_boxes(
         colour = box_colour(str(finding.get("detector", "")))
         draw.rectangle((x0 - pad, y0 - pad, x1 + pad, y1 + pad), outline=colour, width=line)
         tag = str(number)
-        left, top, right, bottom = draw.textbbox((0, 0), tag, font=font)
+        left, top, right, bottom = (round(v) for v in draw.textbbox((0, 0), tag, font=font))
         width, height = right - left + 2 * line, bottom - top + 2 * line
         spot = _free_spot((x0 - pad, max(0, y0 - pad - height), width, height), tags)
         tags.append(spot)

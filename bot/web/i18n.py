@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -144,9 +145,7 @@ def install(environment: jinja2.Environment) -> None:
     )
 
 
-def language_middleware(
-    default: str, browser_language: bool = True
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def language_middleware(default: str, browser_language: bool = True) -> Middleware:
     """Sets the request's language from the `lang` cookie or Accept-Language before anything
     else runs (error pages are translated too), the header only when `browser_language`;
     `use_language` refines it once the signed-in
