@@ -26,8 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bot_latency import OUT, SEED, WAIT, base_photos, summary, table, unique
-from benchmarks.readme import update_readme
+from benchmarks.bot_latency import (
+    OUT,
+    SEED,
+    WAIT,
+    base_photos,
+    photo_arguments,
+    save_results,
+    summary,
+    table,
+    unique,
+)
+from benchmarks.readme import publish
 from bot.connectors.feishu import FeishuConnector, feishu_id
 from bot.connectors.onebot import OneBotConnector, qq_id
 from bot.groups import Groups
@@ -205,24 +215,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = photo_arguments(__doc__.splitlines()[0], photos=10)
     parser.add_argument(
         "--platforms", type=lambda t: [p for p in t.split(",") if p], default=["qq", "feishu"]
     )
-    parser.add_argument("--photos", type=int, default=10)
-    parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--base-photos", type=int, default=8, help="distinct pictures")
-    parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     results = asyncio.run(run(args))
-    OUT.mkdir(exist_ok=True)
-    (OUT / "platform-latency.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
-    markdown = render_markdown(results)
-    print(markdown)
-    if not args.no_readme:
-        update_readme("platforms", markdown)
-    return 0
+    save_results("platform-latency", results)
+    return publish("platforms", render_markdown(results), args)
 
 
 if __name__ == "__main__":
