@@ -335,9 +335,19 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_photos(args: argparse.Namespace) -> list[bytes]:
+    """The `--base-photos` distinct pictures of a latency run (cached in benchmarks/out)."""
+    return base_photos(args.base_photos, OUT / f"bot-photos-{SEED}")
+
+
+def load_average() -> str:
+    """The machine's load average over 1/5/15 minutes, as the tables give it."""
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    photos = base_photos(args.base_photos, OUT / f"bot-photos-{SEED}")
-    load_before = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    photos = run_photos(args)
+    load_before = load_average()
     latency = []
     with tempfile.TemporaryDirectory(prefix="bot-latency-") as tmp:
         for workers in args.workers:
@@ -356,7 +366,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "interval": args.interval,
         "load_before": load_before,
-        "load_after": "/".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_after": load_average(),
         "latency": [
             {
                 "workers": r.workers,

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bot_latency import (
-    OUT,
-    SEED,
     WAIT,
-    base_photos,
+    load_average,
     photo_arguments,
+    run_photos,
     save_results,
     summary,
     table,
@@ -195,8 +193,8 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    photos = base_photos(args.base_photos, OUT / f"bot-photos-{SEED}")
-    load_before = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    photos = run_photos(args)
+    load_before = load_average()
     results = []
     with tempfile.TemporaryDirectory(prefix="platform-latency-") as tmp:
         for name in args.platforms:
@@ -209,7 +207,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "interval": args.interval,
         "workers": args.workers,
         "load_before": load_before,
-        "load_after": "/".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_after": load_average(),
         "platforms": results,
     }
 
