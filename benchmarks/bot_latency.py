@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.readme import update_readme
+from benchmarks.readme import add_readme_flag, publish
 from bot import keys
 from bot.groups import Groups
 from bot.settings import load_bot_settings
@@ -335,9 +335,19 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_photos(args: argparse.Namespace) -> list[bytes]:
+    """The `--base-photos` distinct pictures of a latency run (cached in benchmarks/out)."""
+    return base_photos(args.base_photos, OUT / f"bot-photos-{SEED}")
+
+
+def load_average() -> str:
+    """The machine's load average over 1/5/15 minutes, as the tables give it."""
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    photos = base_photos(args.base_photos, OUT / f"bot-photos-{SEED}")
-    load_before = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    photos = run_photos(args)
+    load_before = load_average()
     latency = []
     with tempfile.TemporaryDirectory(prefix="bot-latency-") as tmp:
         for workers in args.workers:
@@ -356,7 +366,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "interval": args.interval,
         "load_before": load_before,
-        "load_after": "/".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_after": load_average(),
         "latency": [
             {
                 "workers": r.workers,
@@ -375,24 +385,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=_numbers(int), default=[1, 2])
-    parser.add_argument("--photos", type=int, default=30)
+def photo_arguments(description: str, photos: int) -> argparse.ArgumentParser:
+    """The arguments of the latency benchmarks: how many photos, how often, from how many
+    distinct pictures; `--no-readme`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--photos", type=int, default=photos)
     parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--base-photos", type=int, default=8, help="distinct pictures")
+    add_readme_flag(parser)
+    return parser
+
+
+def save_results(name: str, results: dict[str, Any]) -> None:
+    """`results` as benchmarks/out/NAME.json."""
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"{name}.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = photo_arguments(__doc__.splitlines()[0], photos=30)
+    parser.add_argument("--workers", type=_numbers(int), default=[1, 2])
     parser.add_argument("--rates", type=_numbers(float), default=[20, 30, 40, 50, 60, 70, 80])
     parser.add_argument("--step-seconds", type=float, default=60.0)
-    parser.add_argument("--base-photos", type=int, default=8, help="distinct pictures")
-    parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     results = asyncio.run(run(args))
-    OUT.mkdir(exist_ok=True)
-    (OUT / "bot-latency.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
-    markdown = render_markdown(results)
-    print(markdown)
-    if not args.no_readme:
-        update_readme("bot", markdown)
-    return 0
+    save_results("bot-latency", results)
+    return publish("bot", render_markdown(results), args)
 
 
 def _numbers(kind: type) -> Any:

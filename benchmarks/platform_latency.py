@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,8 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bot_latency import OUT, SEED, WAIT, base_photos, summary, table, unique
-from benchmarks.readme import update_readme
+from benchmarks.bot_latency import (
+    WAIT,
+    load_average,
+    photo_arguments,
+    run_photos,
+    save_results,
+    summary,
+    table,
+    unique,
+)
+from benchmarks.readme import publish
 from bot.connectors.feishu import FeishuConnector, feishu_id
 from bot.connectors.onebot import OneBotConnector, qq_id
 from bot.groups import Groups
@@ -185,8 +193,8 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    photos = base_photos(args.base_photos, OUT / f"bot-photos-{SEED}")
-    load_before = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    photos = run_photos(args)
+    load_before = load_average()
     results = []
     with tempfile.TemporaryDirectory(prefix="platform-latency-") as tmp:
         for name in args.platforms:
@@ -199,30 +207,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "interval": args.interval,
         "workers": args.workers,
         "load_before": load_before,
-        "load_after": "/".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_after": load_average(),
         "platforms": results,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = photo_arguments(__doc__.splitlines()[0], photos=10)
     parser.add_argument(
         "--platforms", type=lambda t: [p for p in t.split(",") if p], default=["qq", "feishu"]
     )
-    parser.add_argument("--photos", type=int, default=10)
-    parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--base-photos", type=int, default=8, help="distinct pictures")
-    parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     results = asyncio.run(run(args))
-    OUT.mkdir(exist_ok=True)
-    (OUT / "platform-latency.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
-    markdown = render_markdown(results)
-    print(markdown)
-    if not args.no_readme:
-        update_readme("platforms", markdown)
-    return 0
+    save_results("platform-latency", results)
+    return publish("platforms", render_markdown(results), args)
 
 
 if __name__ == "__main__":

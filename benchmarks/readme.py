@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -18,3 +19,16 @@ def update_readme(name: str, markdown: str, readme: Path = README) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     readme.write_text(text, encoding="utf-8")
+
+
+def add_readme_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-readme", action="store_true", help="Do not update README.md.")
+
+
+def publish(name: str, markdown: str, args: argparse.Namespace) -> int:
+    """The benchmark's table printed and, unless `--no-readme`, written into README.md's
+    `bench:NAME` block; the exit status of the benchmark's `main`."""
+    print(markdown)
+    if not args.no_readme:
+        update_readme(name, markdown)
+    return 0

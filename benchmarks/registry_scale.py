@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from benchmarks.readme import update_readme
+from benchmarks.readme import add_readme_flag, publish
 from bot.redis_server import connect, stop_embedded
 from bot.registry import PreparedDocument, Registry
 from detectors import ScanConfig, Scanner, load_config
@@ -425,15 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--no-readme", action="store_true", help="Do not update README.md.")
+    add_readme_flag(parser)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     report = run(sizes, args.queries, args.seed)
-    markdown = render_markdown(report)
-    print(markdown)
-    if not args.no_readme:
-        update_readme("registry_scale", markdown)
-    return 0
+    return publish("registry_scale", render_markdown(report), args)
 
 
 if __name__ == "__main__":

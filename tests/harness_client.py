@@ -31,8 +31,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from tests.harness.stand_in import Running
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 SERVER_SCRIPT = HARNESS_DIR / "puppet_server.js"
@@ -67,7 +68,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class PuppetHarness:
+class PuppetHarness(Running):
     """Runs the harness server on a free port with a random token until the context exits."""
 
     def __init__(self, *, token: str | None = None, start_timeout: float = 30.0) -> None:
@@ -92,18 +93,6 @@ class PuppetHarness:
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> PuppetHarness:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def start(self) -> None:
         node = shutil.which("node")

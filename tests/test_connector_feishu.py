@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from bot.commands import GroupCommand, parse_group_command
-from bot.connectors.base import (
-    ConnectorError,
-    FetchError,
-    IncomingMessage,
-    MessageKind,
-    SendError,
-)
+from bot.connectors.base import ConnectorError, FetchError, IncomingMessage, MessageKind, SendError
 from bot.connectors.feishu import FeishuConnector, feishu_id, feishu_native
+from tests.connector_inbox import WAIT, Inbox
 from tests.harness.feishu_server import BOT_OPEN_ID, FeishuServer
 from tests.harness_client import free_port
 
@@ -28,27 +23,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CHAT = "oc_project0000000000000000000001"
 OWNER, MANAGER, MEMBER = "ou_owner000001", "ou_manager0001", "ou_member00001"
-WAIT = 10.0
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[IncomingMessage] = []
-        self._changed = asyncio.Condition()
-
-    async def handle(self, message: IncomingMessage) -> None:
-        async with self._changed:
-            self.messages.append(message)
-            self._changed.notify_all()
-        if message.text == "fail":
-            raise RuntimeError("a bug in the intake")
-
-    async def wait(self, condition: Callable[[IncomingMessage], bool]) -> IncomingMessage:
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: any(condition(m) for m in self.messages)), WAIT
-            )
-        return next(m for m in self.messages if condition(m))
 
 
 def connector_for(feishu: FeishuServer, **changes: str) -> FeishuConnector:
@@ -156,7 +130,7 @@ async def test_a_post_gives_its_text_and_each_image(
     }
     message_id = await feishu.post_message(CHAT, MEMBER, "post", content)
     await inbox.wait(lambda m: m.message_id == f"{message_id}#2")
-    items = [m for m in inbox.messages if m.message_id.split("#")[0] == message_id]
+    items = inbox.of(message_id)
     assert [m.kind for m in items] == [MessageKind.TEXT, MessageKind.IMAGE, MessageKind.IMAGE]
     assert items[0].text == "会议材料\n请查收"
     assert [m.extra["file_key"] for m in items[1:]] == ["img_v3_a", "img_v3_b"]
@@ -259,7 +233,7 @@ async def test_an_outage_fails_sends_until_it_ends(
 async def test_a_failing_handler_and_bad_content_do_not_stop_delivery(
     connector: FeishuConnector, feishu: FeishuServer, inbox: Inbox
 ):
-    await feishu.post_text(CHAT, MEMBER, "fail")
+    await feishu.post_text(CHAT, MEMBER, Inbox.FAIL)
     await feishu.post_message(CHAT, MEMBER, "text", {"text": 3})
     await feishu.post_message(CHAT, MEMBER, "sticker", {"file_key": "sticker"})
     bad = await feishu.post_message(CHAT, MEMBER, "image", {})

@@ -16,11 +16,12 @@ import pytest
 import pytest_asyncio
 
 from bot import service
-from bot.connectors.base import ConnectorError, IncomingMessage, MessageKind, SendError
+from bot.connectors.base import ConnectorError, MessageKind, SendError
 from bot.connectors.feishu import FeishuConnector, feishu_id
 from bot.connectors.multi import MultiConnector
 from bot.connectors.onebot import OneBotConnector, qq_id
 from bot.connectors.sandbox import DEMO_MEMBER, DEMO_OFFICER, DEMO_ROOM, SandboxConnector
+from tests.connector_inbox import WAIT, Inbox
 from tests.harness.feishu_server import BOT_OPEN_ID, FeishuServer
 from tests.harness.onebot_server import OneBotServer
 from tests.harness_client import free_port
@@ -29,30 +30,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 QQ_GROUP, QQ_OWNER, QQ_MEMBER = 40001, 41001, 41002
 CHAT, FEISHU_OWNER = "oc_multi000000000000000000000001", "ou_multiowner000000000000000001"
-WAIT = 10.0
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[IncomingMessage] = []
-        self.changed = asyncio.Condition()
-
-    async def handle(self, message: IncomingMessage) -> None:
-        async with self.changed:
-            self.messages.append(message)
-            self.changed.notify_all()
-
-    async def wait_for(self, platform: str, text: str) -> IncomingMessage:
-        def found() -> IncomingMessage | None:
-            return next(
-                (m for m in self.messages if m.platform == platform and m.text == text), None
-            )
-
-        async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(lambda: found() is not None), WAIT)
-        message = found()
-        assert message is not None
-        return message
 
 
 def feishu_connector(feishu: FeishuServer) -> FeishuConnector:
@@ -102,9 +79,15 @@ async def test_messages_of_every_platform_reach_one_handler(
     await sandbox.post(DEMO_MEMBER, text="from the sandbox")
     await onebot.post_text(QQ_GROUP, QQ_MEMBER, "from QQ")
     await feishu.post_text(CHAT, FEISHU_OWNER, "from Feishu")
-    assert (await inbox.wait_for("sandbox", "from the sandbox")).room_id == DEMO_ROOM
-    assert (await inbox.wait_for("qq", "from QQ")).room_id == qq_id(QQ_GROUP)
-    assert (await inbox.wait_for("feishu", "from Feishu")).room_id == feishu_id(CHAT)
+    assert (
+        await inbox.wait(lambda m: m.platform == "sandbox" and m.text == "from the sandbox")
+    ).room_id == DEMO_ROOM
+    assert (
+        await inbox.wait(lambda m: m.platform == "qq" and m.text == "from QQ")
+    ).room_id == qq_id(QQ_GROUP)
+    assert (
+        await inbox.wait(lambda m: m.platform == "feishu" and m.text == "from Feishu")
+    ).room_id == feishu_id(CHAT)
 
 
 async def test_each_id_goes_to_its_platform(
@@ -134,11 +117,7 @@ async def test_fetch_goes_to_the_messages_platform(
     onebot, _ = servers
     await onebot.post_image(QQ_GROUP, QQ_MEMBER, b"qq photo")
     posted = await sandbox.post(DEMO_MEMBER, MessageKind.IMAGE, data=b"sandbox photo")
-    async with inbox.changed:
-        await inbox.changed.wait_for(
-            lambda: any(m.platform == "qq" and m.kind is MessageKind.IMAGE for m in inbox.messages)
-        )
-    qq_image = next(m for m in inbox.messages if m.platform == "qq" and m.kind is MessageKind.IMAGE)
+    qq_image = await inbox.wait(lambda m: m.platform == "qq" and m.kind is MessageKind.IMAGE)
     assert await connector.fetch(qq_image) == b"qq photo"
     assert await connector.fetch(posted) == b"sandbox photo"
 

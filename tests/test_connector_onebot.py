@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.connectors.base import (
-    ConnectorError,
-    FetchError,
-    IncomingMessage,
-    MessageKind,
-    SendError,
-)
+from bot.connectors.base import ConnectorError, FetchError, IncomingMessage, MessageKind, SendError
 from bot.connectors.onebot import OneBotConnector, qq_id, qq_number
+from tests.connector_inbox import WAIT, Inbox
 from tests.harness.onebot_server import BOT_QQ, OneBotServer
 from tests.harness_client import free_port
 
@@ -26,34 +21,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GROUP, OTHER_GROUP = 20001, 20002
 OWNER, ADMIN, MEMBER = 10001, 10002, 10003
-WAIT = 10.0
 FAST_RECONNECT = (0.05, 0.1, 0.2)
-
-
-class Inbox:
-    """What the connector delivered, in order."""
-
-    def __init__(self) -> None:
-        self.messages: list[IncomingMessage] = []
-        self._changed = asyncio.Condition()
-
-    async def handle(self, message: IncomingMessage) -> None:
-        async with self._changed:
-            self.messages.append(message)
-            self._changed.notify_all()
-        if message.text == "fail":
-            raise RuntimeError("a bug in the intake")
-
-    async def wait(self, condition: Callable[[IncomingMessage], bool]) -> IncomingMessage:
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: any(condition(m) for m in self.messages)), WAIT
-            )
-        return next(m for m in self.messages if condition(m))
-
-    def of(self, message_id: int) -> list[IncomingMessage]:
-        prefix = str(message_id)
-        return [m for m in self.messages if m.message_id.split("#")[0] == prefix]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -217,7 +185,7 @@ async def test_own_messages_are_marked(
 async def test_a_failing_handler_and_bad_frames_do_not_stop_delivery(
     connector: OneBotConnector, server: OneBotServer, inbox: Inbox
 ):
-    await server.post_text(GROUP, MEMBER, "fail")
+    await server.post_text(GROUP, MEMBER, Inbox.FAIL)
     for ws in server._sockets:
         await ws.send_str("not json")
         await ws.send_json([1, 2])

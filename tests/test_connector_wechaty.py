@@ -17,46 +17,16 @@ from grpclib.client import Channel
 from harness_client import PuppetHarness, free_port
 from wechaty_grpc.wechaty import PuppetStub
 
-from bot.connectors.base import (
-    ConnectorError,
-    FetchError,
-    IncomingMessage,
-    MessageKind,
-    SendError,
-)
+from bot.connectors.base import ConnectorError, FetchError, IncomingMessage, MessageKind, SendError
 from bot.connectors.wechaty import WechatyConnector
+from tests.connector_inbox import WAIT, Inbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ROOM = "10001@chatroom"
 TOPIC = "项目组"
 BOT = "wxid_bot"
-WAIT = 10.0
 UUID_BOX, BASE64_BOX = 7, 1
-
-
-class Inbox:
-    """What the connector delivered, by message id."""
-
-    RAISE = "the handler fails on this one"
-
-    def __init__(self) -> None:
-        self.messages: dict[str, IncomingMessage] = {}
-        self._changed = asyncio.Condition()
-
-    async def handle(self, message: IncomingMessage) -> None:
-        async with self._changed:
-            self.messages[message.message_id] = message
-            self._changed.notify_all()
-        if message.text == self.RAISE:
-            raise RuntimeError("a bug in the intake")
-
-    async def get(self, message_id: str) -> IncomingMessage:
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: message_id in self.messages), WAIT
-            )
-        return self.messages[message_id]
 
 
 async def populate(harness: PuppetHarness) -> None:
@@ -345,7 +315,7 @@ async def test_a_failing_handler_is_logged_and_delivery_goes_on(
     inbox: Inbox,
     caplog: pytest.LogCaptureFixture,
 ):
-    failing = await harness.post_text("alice", Inbox.RAISE, room=ROOM)
+    failing = await harness.post_text("alice", Inbox.FAIL, room=ROOM)
     await inbox.get(failing)
     message = await inbox.get(await harness.post_text("alice", "still listening", room=ROOM))
     assert message.text == "still listening"

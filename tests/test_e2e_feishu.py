@@ -11,29 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from bot import keys
 from bot.connectors.feishu import FeishuConnector, feishu_id, feishu_native
-from bot.metrics import ALERTS_SENT
 from bot.templates import load_templates
 from tests.e2e_stack import (
     ChatGroup,
     Said,
     ServiceStack,
+    StandInView,
+    Stored,
     alerted_once,
-    dms_to,
     enroll_by_cli,
+    enrolled_in_chat,
     in_room,
+    marked_page_photo,
+    pending_job,
+    recall_told,
     service_stack,
+    stack_settings,
+    until,
 )
 from tests.harness.feishu_server import BOT_OPEN_ID, FeishuServer, SentByBot
 from tests.harness_client import free_port
-from tests.test_e2e_wechat import WAIT, key_names, marked_page_photo, pending_job, until
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -55,20 +59,8 @@ OUTAGE = feishu_group(5, "项目五组", feishu_id("ou_officer000000000000000000
 GROUPS = (BY_CHAT, BY_CLI, OUTSIDE, RECALLED, OUTAGE)
 
 
-class FeishuView:
-    """What the Feishu stand-in saw the bot send, in `feishu:` ids."""
-
-    def __init__(self, server: FeishuServer) -> None:
-        self.server = server
-
-    def said(self) -> list[Said]:
-        return [_said(s) for s in self.server.sent]
-
-    async def wait_until_said(self, predicate: Callable[[Said], bool]) -> Said:
-        return _said(await self.server.wait_for_sent(lambda s: predicate(_said(s)), WAIT))
-
-
 def _said(sent: SentByBot) -> Said:
+    """What the Feishu stand-in saw the bot send, in `feishu:` ids."""
     return Said(
         room_id=feishu_id(sent.chat_id) if sent.chat_id else None,
         to_id=feishu_id(sent.open_id) if sent.open_id else None,
@@ -80,7 +72,7 @@ def _said(sent: SentByBot) -> Said:
 class Feishu:
     def __init__(self, server: FeishuServer, stack: ServiceStack) -> None:
         self.server, self.stack = server, stack
-        self.view = FeishuView(server)
+        self.view = StandInView(server, _said)
 
     async def post_image(self, group: ChatGroup, data: bytes) -> str:
         """The member posts `data`; the message key."""
@@ -115,10 +107,7 @@ async def feishu_stack(folder: Path, events: str = "callback") -> AsyncIterator[
             listen=f"127.0.0.1:{free_port()}",
         )
         server.callback_url = connector.callback_url
-        settings = {
-            "officers": [OFFICER],
-            "pipeline": {"claim_idle_seconds": 3, "block_ms": 200, "max_attempts": 3},
-        }
+        settings = stack_settings(OFFICER)
         async with service_stack(folder, connector, workers=1, bot_settings=settings) as stack:
             yield Feishu(server, stack)
 
@@ -136,9 +125,7 @@ async def test_owner_enrolls_in_chat_and_a_marked_photo_gets_a_reply_warning(
     await feishu.server.post_text(
         chat, feishu_native(BY_CHAT.admin), "/enroll", mentions=(BOT_OPEN_ID,)
     )
-    reply = await feishu.view.wait_until_said(lambda s: s.room_id == BY_CHAT.room_id)
-    assert f"本群「{BY_CHAT.topic}」已开启保密检测" in reply.text
-    assert "1 位管理员和 1 位保密员" in reply.text
+    await enrolled_in_chat(feishu.view, BY_CHAT)
 
     key = await feishu.post_image(BY_CHAT, marked_page_photo("关于做好年度保密检查工作的通知"))
     await alerted_once(feishu.stack, feishu.view, BY_CHAT, (MEMBER_ID, MEMBER_NAME), key)
@@ -161,9 +148,7 @@ async def test_cli_enrolled_group_file_is_fetched_and_warned(feishu: Feishu) -> 
 
 async def test_a_marked_photo_in_a_group_not_enrolled_stays_silent(feishu: Feishu) -> None:
     await feishu.stack.idle()
-    client = feishu.stack.client
-    before = key_names(client)
-    counters = (client.hgetall(keys.INTAKE_COUNTS), client.hgetall(keys.JOB_STATS))
+    stored = Stored.now(feishu.stack.client)
     resources_before = sum("/resources/" in call for call in feishu.server.calls)
 
     first = await feishu.post_image(OUTSIDE, marked_page_photo("关于做好年度保密检查工作的通知"))
@@ -182,14 +167,7 @@ async def test_a_marked_photo_in_a_group_not_enrolled_stays_silent(feishu: Feish
     assert hint.text == load_templates(feishu.stack.settings.source_dir).render(
         "enroll_help", group=OUTSIDE.topic
     )
-    assert (client.hgetall(keys.INTAKE_COUNTS), client.hgetall(keys.JOB_STATS)) == counters
-    new_keys = key_names(client) - before
-    outbox_keys = (keys.OUTBOX_QUEUED, keys.OUTBOX_SENT, keys.OUTBOX_RATE, keys.OUTBOX_LOG)
-    allowed = {keys.GROUPS_TOLD, keys.METRICS + ALERTS_SENT}
-    assert all(k in allowed or k.startswith(outbox_keys) for k in new_keys), new_keys
-    for key in (first, *later):
-        assert not any(key.removeprefix("feishu:") in k for k in new_keys)
-        assert feishu.stack.incidents.by_message(key) is None
+    stored.assert_nothing_kept(feishu.stack, [first, *later])
     assert sum("/resources/" in call for call in feishu.server.calls) == resources_before
 
 
@@ -199,12 +177,7 @@ async def test_a_recall_is_recorded_and_the_recipients_told(feishu: Feishu) -> N
     await alerted_once(feishu.stack, feishu.view, RECALLED, (MEMBER_ID, MEMBER_NAME), key)
 
     await feishu.server.recall(feishu_native(RECALLED.room_id), key.removeprefix("feishu:"))
-    for contact in (RECALLED.admin, RECALLED.officer):
-        await feishu.view.wait_until_said(lambda s, c=contact: s.to_id == c and "撤回" in s.text)
-    incident = feishu.stack.incidents.by_message(key)
-    assert incident is not None and incident.recall_status == "all"
-    notice = next(s for s in dms_to(feishu.view, RECALLED.officer) if "撤回" in s.text)
-    assert f"事件 {incident.incident_id}" in notice.text and MEMBER_NAME in notice.text
+    await recall_told(feishu.stack, feishu.view, RECALLED, key, MEMBER_NAME)
 
 
 async def test_an_api_outage_and_a_redelivered_event_lose_and_repeat_nothing(

@@ -9,34 +9,34 @@ otherwise fall into another test's batch window.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from bot import keys
 from bot.connectors.onebot import OneBotConnector, qq_id, qq_number
-from bot.metrics import ALERTS_SENT
 from bot.templates import load_templates
 from tests.e2e_stack import (
+    UUID_FILE_BOX_MIN,
+    WAIT,
     ChatGroup,
     Said,
     ServiceStack,
+    StandInView,
+    Stored,
     alerted_once,
-    dms_to,
     enroll_by_cli,
+    enrolled_in_chat,
     in_room,
-    service_stack,
-)
-from tests.harness.onebot_server import BOT_QQ, OneBotServer, SentByBot
-from tests.test_e2e_wechat import (
-    UUID_FILE_BOX_MIN,
-    WAIT,
-    key_names,
     marked_page_photo,
     pending_job,
+    recall_told,
+    service_stack,
+    stack_settings,
     until,
 )
+from tests.harness.onebot_server import BOT_QQ, OneBotServer, SentByBot
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -57,20 +57,8 @@ DROPPED = qq_group(30005, "项目五组", 11005, qq_id(12005))
 GROUPS = (BY_CHAT, BY_CLI, OUTSIDE, RECALLED, DROPPED)
 
 
-class QQView:
-    """What the OneBot stand-in saw the bot send, in `qq:` ids."""
-
-    def __init__(self, server: OneBotServer) -> None:
-        self.server = server
-
-    def said(self) -> list[Said]:
-        return [_said(s) for s in self.server.sent]
-
-    async def wait_until_said(self, predicate: Callable[[Said], bool]) -> Said:
-        return _said(await self.server.wait_for_sent(lambda s: predicate(_said(s)), WAIT))
-
-
 def _said(sent: SentByBot) -> Said:
+    """What the OneBot stand-in saw the bot send, in `qq:` ids."""
     return Said(
         room_id=qq_id(sent.group_id) if sent.group_id else None,
         to_id=qq_id(sent.user_id) if sent.user_id else None,
@@ -82,7 +70,7 @@ def _said(sent: SentByBot) -> Said:
 class QQ:
     def __init__(self, server: OneBotServer, stack: ServiceStack, connector: OneBotConnector):
         self.server, self.stack, self.connector = server, stack, connector
-        self.view = QQView(server)
+        self.view = StandInView(server, _said)
 
     async def post_image(self, group: ChatGroup, data: bytes) -> str:
         """The member posts `data`; the message key."""
@@ -101,10 +89,7 @@ async def qq(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[QQ]:
             owner = qq_number(group.admin)
             server.add_group(qq_number(group.room_id), group.topic, owner=owner, members=[MEMBER])
         connector = OneBotConnector(server.ws_url, server.token, reconnect_delays=(0.5, 1.0))
-        settings = {
-            "officers": [OFFICER],
-            "pipeline": {"claim_idle_seconds": 3, "block_ms": 200, "max_attempts": 3},
-        }
+        settings = stack_settings(OFFICER)
         async with service_stack(folder, connector, workers=1, bot_settings=settings) as stack:
             yield QQ(server, stack, connector)
 
@@ -120,9 +105,7 @@ async def test_owner_enrolls_in_chat_and_a_marked_photo_is_warned_once(
     qq: QQ, photo: bytes
 ) -> None:
     await qq.server.post_text(qq_number(BY_CHAT.room_id), qq_number(BY_CHAT.admin), "/enroll")
-    reply = await qq.view.wait_until_said(lambda s: s.room_id == BY_CHAT.room_id)
-    assert f"本群「{BY_CHAT.topic}」已开启保密检测" in reply.text
-    assert "1 位管理员和 1 位保密员" in reply.text
+    await enrolled_in_chat(qq.view, BY_CHAT)
 
     key = await qq.post_image(BY_CHAT, photo)
     await alerted_once(qq.stack, qq.view, BY_CHAT, (MEMBER_ID, MEMBER_NAME), key)
@@ -151,10 +134,8 @@ async def test_cli_enrolled_group_file_without_url_is_fetched_and_warned(qq: QQ)
 
 async def test_the_same_photo_in_a_group_not_enrolled_stays_silent(qq: QQ, photo: bytes) -> None:
     await qq.stack.idle()
-    client = qq.stack.client
-    before = key_names(client)
+    stored = Stored.now(qq.stack.client)
     said_before = in_room(qq.view, OUTSIDE)  # the refused /enroll of the test before
-    counters = (client.hgetall(keys.INTAKE_COUNTS), client.hgetall(keys.JOB_STATS))
     group_number = qq_number(OUTSIDE.room_id)
 
     first = await qq.post_image(OUTSIDE, photo)
@@ -173,14 +154,7 @@ async def test_the_same_photo_in_a_group_not_enrolled_stays_silent(qq: QQ, photo
     assert hint.text == load_templates(qq.stack.settings.source_dir).render(
         "enroll_help", group=OUTSIDE.topic
     )
-    assert (client.hgetall(keys.INTAKE_COUNTS), client.hgetall(keys.JOB_STATS)) == counters
-    new_keys = key_names(client) - before
-    outbox_keys = (keys.OUTBOX_QUEUED, keys.OUTBOX_SENT, keys.OUTBOX_RATE, keys.OUTBOX_LOG)
-    allowed = {keys.GROUPS_TOLD, keys.METRICS + ALERTS_SENT}
-    assert all(k in allowed or k.startswith(outbox_keys) for k in new_keys), new_keys
-    for key in (first, *later):
-        assert not any(key.removeprefix("qq:") in k for k in new_keys)
-        assert qq.stack.incidents.by_message(key) is None
+    stored.assert_nothing_kept(qq.stack, [first, *later])
     assert "get_image" not in qq.server.actions  # not even fetched
 
 
@@ -190,12 +164,7 @@ async def test_a_recall_is_recorded_and_the_recipients_told(qq: QQ) -> None:
     await alerted_once(qq.stack, qq.view, RECALLED, (MEMBER_ID, MEMBER_NAME), key)
 
     await qq.server.recall(qq_number(RECALLED.room_id), MEMBER, int(key.removeprefix("qq:")))
-    for contact in (RECALLED.admin, RECALLED.officer):
-        await qq.view.wait_until_said(lambda s, c=contact: s.to_id == c and "撤回" in s.text)
-    incident = qq.stack.incidents.by_message(key)
-    assert incident is not None and incident.recall_status == "all"
-    notice = next(s for s in dms_to(qq.view, RECALLED.officer) if "撤回" in s.text)
-    assert f"事件 {incident.incident_id}" in notice.text and MEMBER_NAME in notice.text
+    await recall_told(qq.stack, qq.view, RECALLED, key, MEMBER_NAME)
 
 
 async def test_a_dropped_connection_reconnects_and_nothing_is_lost(qq: QQ) -> None:

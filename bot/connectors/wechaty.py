@@ -52,6 +52,7 @@ from bot.connectors.base import (
     SendError,
 )
 from bot.connectors.download import download
+from bot.connectors.reconnect import DEFAULT_RECONNECT_DELAYS, Backoff
 from bot.templates import flatten
 
 MENTION_NAME_MAX_CHARS = 32
@@ -106,8 +107,6 @@ _FETCHABLE = {MessageKind.IMAGE, MessageKind.FILE, MessageKind.VIDEO, MessageKin
 _BOX_BASE64, _BOX_URL, _BOX_QRCODE, _BOX_UUID = 1, 2, 3, 7
 _IMAGE_ARTWORK = 3  # the original image, not the thumbnail
 
-_DEFAULT_RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
-
 
 class WechatyConnector:
     """`ChatConnector` for WeChat over a Wechaty puppet service (gRPC, no TLS, token)."""
@@ -124,7 +123,7 @@ class WechatyConnector:
         login_timeout: float | None = None,
         call_timeout: float = 30.0,
         max_fetch_bytes: int = 200 * 1024 * 1024,
-        reconnect_delays: Iterable[float] = _DEFAULT_RECONNECT_DELAYS,
+        reconnect_delays: Iterable[float] = DEFAULT_RECONNECT_DELAYS,
         keepalive_interval: float = 60.0,
     ) -> None:
         """`endpoint` is "host:port". `login_timeout` bounds how long `start()` waits for the
@@ -143,7 +142,7 @@ class WechatyConnector:
         self.login_timeout = login_timeout
         self.call_timeout = call_timeout
         self.max_fetch_bytes = max_fetch_bytes
-        self.reconnect_delays = tuple(reconnect_delays) or _DEFAULT_RECONNECT_DELAYS
+        self._backoff = Backoff(reconnect_delays)
         self.keepalive_interval = keepalive_interval
         self.self_id: str | None = None
         self.logins = 0
@@ -230,9 +229,7 @@ class WechatyConnector:
                 log.warning("lost the connection: %s", reported)
             await self._disconnect(graceful=False)
             failures = 0 if self.logins > logins_before else failures + 1
-            delay = self.reconnect_delays[min(failures, len(self.reconnect_delays) - 1)]
-            log.warning("reconnecting to the puppet service in %.1f s", delay)
-            await asyncio.sleep(delay)
+            await self._backoff.wait(failures, "the puppet service")
 
     def _fail_first(self, error: ConnectorError) -> bool:
         """Reports an error of the very first connection to `start()` (True) and stops there."""

@@ -32,15 +32,15 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from Crypto.Cipher import AES
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame
+
+from tests.harness.stand_in import StandInServer
 
 BOT_OPEN_ID = "ou_bot0000000000000000000000000001"
 _TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -73,12 +73,13 @@ class _Chat:
     members: list[str]
 
 
-class FeishuServer:
+class FeishuServer(StandInServer[SentByBot]):
     """Runs on a free local port until the context exits."""
 
     def __init__(self, *, page_size: int = 2, events: str = "callback") -> None:
         """`events`: `callback` (pushed to `callback_url`) or `long_connection` (sent over
         the WebSocket that lark-oapi's long-connection client opens)."""
+        super().__init__()
         self.events = events
         self.app_id = f"cli_{secrets.token_hex(8)}"
         self.app_secret = secrets.token_hex(16)
@@ -88,7 +89,6 @@ class FeishuServer:
         """Where events go: the bot's callback (set once the bot serves it)."""
         self.page_size = page_size
         """Members per page at most, so that the bot must follow `page_token`."""
-        self.sent: list[SentByBot] = []
         self.calls: list[str] = []
         """"METHOD /path" of every API request, in order."""
         self.tokens_issued = 0
@@ -100,21 +100,15 @@ class FeishuServer:
         """Message id -> the chat it was posted in."""
         self._ids = itertools.count(1)
         self._refusing = False
-        self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
         self._answers: dict[str, asyncio.Future[int]] = {}
         """Event id -> the status the client answered it with (long connection)."""
-        self.connections = 0
-        """Long connections opened so far."""
-        self.port = 0
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> FeishuServer:
+    def application(self) -> web.Application:
         app = web.Application(middlewares=[self._gate])
         route = app.router
         route.add_post(_TOKEN_PATH, self._tenant_token)
@@ -126,25 +120,16 @@ class FeishuServer:
         route.add_get("/open-apis/im/v1/chats/{chat_id}/members", self._members)
         route.add_post(_ENDPOINT_PATH, self._endpoint)
         route.add_get(_SOCKET_PATH, self._socket)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._http = aiohttp.ClientSession()
-        return self
+        return app
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.drop()
+    async def start(self) -> None:
+        await super().start()
+        self._http = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        await super().close()
         if self._http is not None:
             await self._http.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # --- the Feishu world --------------------------------------------------------------------
 
@@ -290,17 +275,6 @@ class FeishuServer:
         async with self._http.post(self.callback_url, data=body, headers=headers) as response:
             return response.status, await response.text()
 
-    # --- what the bot did --------------------------------------------------------------------
-
-    async def wait_for_sent(
-        self, predicate: Callable[[SentByBot], bool], timeout: float
-    ) -> SentByBot:
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: any(predicate(s) for s in self.sent)), timeout
-            )
-        return next(s for s in self.sent if predicate(s))
-
     # --- the open API ------------------------------------------------------------------------
 
     @web.middleware
@@ -397,19 +371,6 @@ class FeishuServer:
 
     # --- the long connection -----------------------------------------------------------------
 
-    async def drop(self) -> None:
-        """Close every long connection (the client opens a new one by itself)."""
-        for ws in list(self._sockets):
-            await ws.close()
-        self._sockets.clear()
-
-    async def wait_for_connections(self, count: int, timeout: float) -> None:
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: self.connections >= count and self._sockets),
-                timeout,
-            )
-
     async def _endpoint(self, request: web.Request) -> web.Response:
         """Where the long connection goes, for the app's credentials (lark-oapi's `ws.Client`
         asks before each connection)."""
@@ -426,9 +387,7 @@ class FeishuServer:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.add(ws)
-        async with self._changed:
-            self.connections += 1
-            self._changed.notify_all()
+        await self._count_connection()
         try:
             async for message in ws:
                 if message.type is aiohttp.WSMsgType.BINARY:
@@ -485,9 +444,7 @@ class FeishuServer:
         text = str(json.loads(body.get("content") or "{}").get("text", ""))
         at = tuple(re.findall(r'<at user_id="([^"]+)">', text))
         message_id = self._message_id()
-        async with self._changed:
-            self.sent.append(SentByBot(chat_id, open_id, text, at, reply_to, message_id))
-            self._changed.notify_all()
+        await self._record_sent(SentByBot(chat_id, open_id, text, at, reply_to, message_id))
         data = {"message_id": message_id, "chat_id": chat_id or "", "msg_type": "text"}
         return web.json_response({"code": 0, "msg": "success", "data": data})
 

@@ -24,12 +24,12 @@ import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.harness.stand_in import StandInServer
 
 BOT_QQ = 3_000_000_001
 HEARTBEAT_MS = 5000
@@ -56,17 +56,15 @@ class _Group:
     """QQ number -> owner, admin or member."""
 
 
-class OneBotServer:
+class OneBotServer(StandInServer[SentByBot]):
     """Runs on a free local port until the context exits."""
 
     def __init__(self, *, token: str | None = None, self_id: int = BOT_QQ) -> None:
+        super().__init__()
         self.token = token if token is not None else f"onebot-{secrets.token_hex(8)}"
         self.self_id = self_id
-        self.sent: list[SentByBot] = []
         self.actions: list[str] = []
         """Every action the bot asked for, in order."""
-        self.connections = 0
-        """WebSocket connections accepted so far."""
         self.rejected = 0
         """Handshakes turned away for a wrong token (or by `refuse()`)."""
         self._users: dict[int, str] = {self_id: "保密提醒助手"}
@@ -75,39 +73,18 @@ class OneBotServer:
         """File id -> (name, bytes), served at /files/<id>."""
         self._images: dict[str, str] = {}
         """An image segment's `file` -> its file id."""
-        self._sockets: set[web.WebSocketResponse] = set()
         self._message_ids = itertools.count(1001)
         self._refusing = False
-        self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> OneBotServer:
+    def application(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/", self._websocket)
         app.router.add_get("/files/{file_id}", self._file)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.drop()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     # --- the QQ world ------------------------------------------------------------------------
 
@@ -174,33 +151,9 @@ class OneBotServer:
             }
         )
 
-    async def drop(self) -> None:
-        """Close every open socket (as a restarting NapCat does)."""
-        for ws in list(self._sockets):
-            await ws.close()
-        self._sockets.clear()
-
     def refuse(self, refusing: bool = True) -> None:
         """Turn new connections away with 503 (or accept them again)."""
         self._refusing = refusing
-
-    # --- what the bot did --------------------------------------------------------------------
-
-    async def wait_for_sent(
-        self, predicate: Callable[[SentByBot], bool], timeout: float
-    ) -> SentByBot:
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: any(predicate(s) for s in self.sent)), timeout
-            )
-        return next(s for s in self.sent if predicate(s))
-
-    async def wait_for_connections(self, count: int, timeout: float) -> None:
-        async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: self.connections >= count and self._sockets),
-                timeout,
-            )
 
     # --- the wire ----------------------------------------------------------------------------
 
@@ -219,9 +172,7 @@ class OneBotServer:
         await ws.prepare(request)
         self._sockets.add(ws)
         await ws.send_json(self._meta("lifecycle", sub_type="connect"))
-        async with self._changed:
-            self.connections += 1
-            self._changed.notify_all()
+        await self._count_connection()
         heartbeat = asyncio.create_task(self._heartbeats(ws))
         try:
             async for frame in ws:
@@ -360,9 +311,7 @@ class OneBotServer:
         text = "".join(s["data"].get("text", "") for s in segments if s.get("type") == "text")
         at = tuple(int(s["data"]["qq"]) for s in segments if s.get("type") == "at")
         message_id = next(self._message_ids)
-        async with self._changed:
-            self.sent.append(SentByBot(group_id, user_id, text, at, message_id))
-            self._changed.notify_all()
+        await self._record_sent(SentByBot(group_id, user_id, text, at, message_id))
         return {"message_id": message_id}
 
     def _group(self, params: dict[str, Any]) -> tuple[int, _Group]:
