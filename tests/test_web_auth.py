@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -187,8 +188,26 @@ async def test_sign_in_form_needs_its_token(anonymous: TestClient) -> None:
         assert "ls_session" not in response.cookies
 
 
+REDIRECT_TARGETS = [
+    ("/audit", "/audit"),
+    ("/incidents?page=2", "/incidents?page=2"),
+    ("//evil.example", "/"),
+    ("/\\evil.example", "/"),
+    ("\\\\evil.example", "/"),
+    ("/\t/evil.example/x", "/"),
+    ("/%09/evil.example/x", "/"),
+    ("/%2F%2Fevil.example", "/"),
+    ("/%5Cevil.example", "/"),
+    ("/\n/evil.example", "/"),
+    ("https://evil.example", "/"),
+    ("javascript:alert(1)", "/"),
+    ("evil.example", "/"),
+    ("", "/"),
+]
+
+
 async def test_after_sign_in_only_local_paths(anonymous: TestClient) -> None:
-    for target, expected in [("/audit", "/audit"), ("//evil.example", "/"), ("https://x", "/")]:
+    for target, expected in REDIRECT_TARGETS:
         anonymous.session.cookie_jar.clear()
         form = await anonymous.get("/login")
         response = await anonymous.post(
@@ -201,7 +220,18 @@ async def test_after_sign_in_only_local_paths(anonymous: TestClient) -> None:
             },
             allow_redirects=False,
         )
-        assert response.headers["Location"] == expected
+        assert response.headers["Location"] == expected, target
+
+
+async def test_signed_in_sign_in_page_redirects_to_local_paths_only(
+    make_client: ClientFactory, users: UserStore
+) -> None:
+    http = await signed_in(make_client, ADMIN)
+    for target, expected in REDIRECT_TARGETS:
+        raw = "/login?next=" + quote(target, safe="/%")  # %09 and %2F travel as typed
+        response = await http.get(URL(raw, encoded=True), allow_redirects=False)
+        assert response.status == 302, target
+        assert response.headers["Location"] == expected, target
 
 
 async def test_sign_in_is_limited_per_user_name(anonymous: TestClient, client: redis.Redis) -> None:
@@ -341,6 +371,7 @@ async def test_security_headers_on_every_answer(
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Server"] == "leaksentry", path  # no versions to look up
     page = await http.get("/")
     assert page.headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in page.headers  # plain HTTP: no promise of TLS

@@ -281,6 +281,7 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = "leaksentry"  # no versions of Python or aiohttp to look up
     if is_https(request):
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if not request.path.startswith("/static/"):

@@ -12,8 +12,9 @@ import hmac
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -213,11 +214,26 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 def safe_next(request: web.Request, given: str | None = None) -> str:
-    """Where to go after sign-in: a path on this site only (never `//host` or `\\host`)."""
+    """Where to go after sign-in: a path on this site only, else the console's home."""
     target = request.query.get("next", "") if given is None else given
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target:
-        return target
-    return "/"
+    return target if is_local_path(target) else "/"
+
+
+def is_local_path(target: str) -> bool:
+    """A path that starts with one `/` and stays on this site, also as a browser reads it.
+
+    Browsers drop tabs and newlines from URLs and treat `\\` like `/`, so `/\\host` and
+    `/%09/host` (as `/\t/host`) would become `//host`, another site; the decoded form is checked
+    too, for a target that is decoded once more on its way.
+    """
+    decoded = unquote(target)
+    return all(
+        candidate.startswith("/")
+        and not candidate.startswith("//")
+        and "\\" not in candidate
+        and not any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in candidate)
+        for candidate in (target, decoded)
+    )
 
 
 def add_routes(app: web.Application) -> None:
