@@ -95,9 +95,12 @@ class ConsoleSettings(_Frozen):
     """Appended to `public_url` for the link in a batched alert."""
     session_idle_minutes: float = Field(default=120, gt=0)
     session_max_hours: float = Field(default=12, gt=0)
-    login_max_failures: int = Field(default=5, ge=1)  # per user name, in the window
-    login_max_failures_per_ip: int = Field(default=20, ge=1)
-    login_window_minutes: float = Field(default=15, gt=0)
+    login_free_failures: int = Field(default=5, ge=0)  # per address and per name, then delays
+    login_first_delay_seconds: float = Field(default=1, gt=0)  # doubling at each failure
+    login_max_delay_per_ip_seconds: float = Field(default=3600, gt=0)
+    login_max_delay_per_user_seconds: float = Field(default=30, gt=0)  # mild: owner waits little
+    login_forget_minutes: float = Field(default=15, gt=0)  # failures forgotten after this quiet
+    login_known_address_days: float = Field(default=30, gt=0)  # spared the name's delay
     trusted_proxy: bool = False  # honour X-Forwarded-Proto / X-Forwarded-For
     max_upload_mb: float = Field(default=25, gt=0)
     metrics_token_env: str = "LEAKSENTRY_METRICS_TOKEN"  # names the /metrics bearer token

@@ -234,24 +234,62 @@ async def test_signed_in_sign_in_page_redirects_to_local_paths_only(
         assert response.headers["Location"] == expected, target
 
 
-async def test_sign_in_is_limited_per_user_name(anonymous: TestClient, client: redis.Redis) -> None:
-    for _ in range(5):
-        assert (await login(anonymous, OFFICER, "not the password")).status == 401
-    blocked = await login(anonymous, OFFICER)  # even the right password, now
-    assert blocked.status == 429
-    assert "Too many failed sign-ins" in await blocked.text()
-    assert "Try again in 15 minutes" in await blocked.text()
-    assert (OFFICER, "login_blocked", "console") in _audit_actions(client)
-    assert (await login(anonymous, ADMIN)).status == 303  # another name from the same address
-
-
-async def test_sign_in_is_limited_per_address(make_client: ClientFactory, users: UserStore) -> None:
-    http = await make_client(console_settings(trusted_proxy=True, login_max_failures_per_ip=3))
+async def test_failed_sign_ins_slow_an_address_down_without_checking_the_password(
+    make_client: ClientFactory, users: UserStore, client: redis.Redis
+) -> None:
+    http = await make_client(
+        console_settings(
+            trusted_proxy=True, login_free_failures=3, login_max_delay_per_ip_seconds=600
+        )
+    )
     guesser = {"X-Forwarded-For": "203.0.113.9"}
     for name in ("carol", "dave", "erin"):
         assert (await login(http, name, "guess guess", **guesser)).status == 401
-    assert (await login(http, ADMIN, **guesser)).status == 429
+    blocked = await login(http, ADMIN, **guesser)  # even the right password, now
+    assert blocked.status == 429 and blocked.headers["Retry-After"] == "1"
+    assert "Too many failed sign-ins" in await blocked.text()
+    assert "Try again in 1 second." in await blocked.text()
+    assert (ADMIN, "login_blocked", "console") in _audit_actions(client)
     assert (await login(http, ADMIN, **{"X-Forwarded-For": "198.51.100.7"})).status == 303
+    http.session.cookie_jar.clear()
+    # The delay doubles at every further failure (the wait key's life is the delay).
+    for failures in (4, 5, 6):
+        client.delete(keys.CONSOLE_LOGIN_FAILURES + "ip:203.0.113.9:wait")
+        name = f"nobody{failures}"
+        assert (await login(http, name, "guess guess", **guesser)).status == 401
+        retry = int((await login(http, name, "guess guess", **guesser)).headers["Retry-After"])
+        assert retry == 2 ** (failures - 3)
+    assert int(client.get(keys.CONSOLE_LOGIN_FAILURES + "ip:203.0.113.9") or 0) == 6
+
+
+async def test_a_throttled_attempt_is_refused_before_the_password_is_checked(
+    make_client: ClientFactory, users: UserStore
+) -> None:
+    http = await make_client(console_settings(trusted_proxy=True, login_free_failures=1))
+    guesser = {"X-Forwarded-For": "203.0.113.9"}
+    assert (await login(http, OFFICER, "guess guess", **guesser)).status == 401
+    users.remove(ADMIN)  # the password check would now answer 401; the throttle answers first
+    assert (await login(http, ADMIN, "guess guess", **guesser)).status == 429
+
+
+async def test_hammering_a_name_does_not_keep_its_owner_out(
+    make_client: ClientFactory, users: UserStore
+) -> None:
+    http = await make_client(
+        console_settings(
+            trusted_proxy=True, login_free_failures=2, login_max_delay_per_user_seconds=30
+        )
+    )
+    owner = {"X-Forwarded-For": "198.51.100.7"}
+    assert (await login(http, ADMIN, **owner)).status == 303  # the owner's usual address
+    http.session.cookie_jar.clear()
+    for address in range(2, 40):  # many addresses guessing alice, 1 guess each
+        hammer = {"X-Forwarded-For": f"203.0.113.{address}"}
+        assert (await login(http, ADMIN, "guess guess", **hammer)).status in (401, 429)
+    stranger = await login(http, ADMIN, **{"X-Forwarded-For": "192.0.2.1"})
+    assert stranger.status == 429  # the name's delay holds for new addresses,
+    assert int(stranger.headers["Retry-After"]) <= 30  # but briefly,
+    assert (await login(http, ADMIN, **owner)).status == 303  # and not for the owner's
 
 
 # --- signed in ---------------------------------------------------------------------------------

@@ -175,22 +175,23 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     wait = await blocking(app.login_limiter.blocked_for, name, ip)
     if wait > 0:
         await blocking(app.audit.record, name, "login_blocked", "console", ip=ip)
-        minutes = max(1, round(wait / 60))
         message = ngettext(
             "Too many failed sign-ins for this user or from this address. "
-            "Try again in %(num)s minute.",
+            "Try again in %(num)s second.",
             "Too many failed sign-ins for this user or from this address. "
-            "Try again in %(num)s minutes.",
-            minutes,
-        ) % {"num": minutes}
-        return await login_form(request, error=message, status=429)
+            "Try again in %(num)s seconds.",
+            wait,
+        ) % {"num": wait}
+        response = await login_form(request, error=message, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     async with app.password_checks:
         user = await blocking(app.users.authenticate, name, password)
     if user is None:
         await blocking(app.login_limiter.record_failure, name, ip)
         await blocking(app.audit.record, name, "login_failed", "console", ip=ip)
         return await login_form(request, error=gettext("Wrong user name or password."), status=401)
-    await blocking(app.login_limiter.clear_user, user.name)
+    await blocking(app.login_limiter.record_success, user.name, ip)
     # A new id at every sign-in: an id planted before sign-in is worth nothing after it.
     old = request.cookies.get(SESSION_COOKIE, "")
     if old:
