@@ -89,7 +89,7 @@ class Intake:
         self._outbox = outbox
         self._templates = templates
         self._decisions = Decisions(
-            client, settings, incidents, groups, outbox, templates, AuditLog(client)
+            client, settings, incidents, groups, outbox, templates, AuditLog(client, settings.audit)
         )
         self._seen_ttl = max(1, round(settings.pipeline.job_ttl_hours * 3600))
         self._spool = spool

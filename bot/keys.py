@@ -74,6 +74,7 @@ CONSOLE_SESSION = PREFIX + "con:sess:"  # + sha256(cookie id) -> hash; expires w
 CONSOLE_LOGIN_FAILURES = PREFIX + "con:fail:"  # + "user:NAME" | "ip:ADDR" [+ ":wait"] -> count
 CONSOLE_LOGIN_KNOWN = PREFIX + "con:known:"  # + NAME hash + ":" + ADDR: signed in from there
 CONSOLE_AUDIT = PREFIX + "con:audit"  # stream, append-only: actor, action, target, ip, detail
+CONSOLE_AUDIT_SAMPLE = PREFIX + "con:audit:n:"  # + action:NAME hash:ADDR:window -> count
 CONSOLE_THUMBNAIL = PREFIX + "con:thumb:"  # + registry doc id -> PNG of its first page
 
 # --- metrics shared by every process (bot/metrics.py) ----------------------------------------

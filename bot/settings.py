@@ -45,6 +45,15 @@ class RetentionSettings(_Frozen):
     """How often a worker drops expired incidents from the console's indexes."""
 
 
+class AuditSettings(_Frozen):
+    max_entries: int = Field(default=100_000, ge=1)
+    """The console's audit log keeps about this many entries, the newest."""
+    max_days: float = Field(default=365, gt=0)
+    """and none older than this."""
+    sample_window_seconds: float = Field(default=60, gt=0)
+    """Failed or refused sign-ins: one entry per window per address and name, with the count."""
+
+
 class OutboxSettings(_Frozen):
     messages_per_minute: int = Field(ge=1)
     min_interval_seconds: float = Field(ge=0)
@@ -156,6 +165,7 @@ class BotSettings(_Frozen):
     email: EmailSettings
     console: ConsoleSettings
     decisions: DecisionSettings = DecisionSettings()
+    audit: AuditSettings = AuditSettings()
     source_dir: str = ""
 
 

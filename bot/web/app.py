@@ -108,7 +108,7 @@ def create_app(
             idle_seconds=settings.session_idle_minutes * 60,
             max_seconds=settings.session_max_hours * 3600,
         ),
-        audit=AuditLog(client),
+        audit=AuditLog(client, bot_settings.audit),
         login_limiter=LoginLimiter(
             client,
             LoginLimits(

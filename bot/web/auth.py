@@ -174,7 +174,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     ip = client_ip(request)
     wait = await blocking(app.login_limiter.blocked_for, name, ip)
     if wait > 0:
-        await blocking(app.audit.record, name, "login_blocked", "console", ip=ip)
+        await blocking(app.audit.record_sampled, name, "login_blocked", "console", ip=ip)
         message = ngettext(
             "Too many failed sign-ins for this user or from this address. "
             "Try again in %(num)s second.",
@@ -189,7 +189,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         user = await blocking(app.users.authenticate, name, password)
     if user is None:
         await blocking(app.login_limiter.record_failure, name, ip)
-        await blocking(app.audit.record, name, "login_failed", "console", ip=ip)
+        await blocking(app.audit.record_sampled, name, "login_failed", "console", ip=ip)
         return await login_form(request, error=gettext("Wrong user name or password."), status=401)
     await blocking(app.login_limiter.record_success, user.name, ip)
     # A new id at every sign-in: an id planted before sign-in is worth nothing after it.
