@@ -45,8 +45,6 @@ from bot.web.audit import AuditLog
 log = logging.getLogger(__name__)
 
 TEXT_FILENAME = "message.txt"
-FAILURES_KEPT = 10_000
-"""The intake-failure and not-scanned streams keep about this many newest entries."""
 
 _FETCHED = (MessageKind.IMAGE, MessageKind.FILE)
 _TEXTUAL = (MessageKind.TEXT, MessageKind.URL, MessageKind.CHAT_HISTORY)
@@ -296,7 +294,7 @@ class Intake:
                 "kind": message.kind.value,
                 "at": time.time(),
             },
-            maxlen=FAILURES_KEPT,
+            maxlen=self._settings.retention.record_max_entries,
             approximate=True,
         )
         pipe.hincrby(keys.INTAKE_COUNTS, "unscanned:" + message.kind.value, 1)
@@ -321,7 +319,7 @@ class Intake:
                 "reason": reason,
                 "at": time.time(),
             },
-            maxlen=FAILURES_KEPT,
+            maxlen=self._settings.retention.record_max_entries,
             approximate=True,
         )
         posted = Posted(

@@ -43,6 +43,10 @@ class RetentionSettings(_Frozen):
     bytes expire `clean_blob_hours` after it was posted, like a clean item's."""
     prune_interval_minutes: float = Field(default=60, gt=0)
     """How often a worker drops expired incidents from the console's indexes."""
+    record_max_entries: int = Field(default=10_000, ge=1)
+    """The intake's failure and unscanned lists and the dead letters keep at most this many,"""
+    record_max_days: float = Field(default=90, gt=0)
+    """and none older than this (by count at each addition, by age in the workers' housekeeping)."""
 
 
 class AuditSettings(_Frozen):

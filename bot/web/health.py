@@ -9,7 +9,6 @@ import redis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from bot import supervision
 from bot.metrics import collector_registry
 from bot.web.auth import SESSION, public
 from bot.web.state import CONSOLE, blocking, console
@@ -22,6 +21,10 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when Redis answers, 503 when it does not. Under `leaksentry run` also what its
     supervisor keeps alive: Redis up or restarting, workers running of wanted, restarts (no
     names, addresses or versions: the route is public)."""
+    # Imported here: bot.supervision imports bot.worker, which imports bot.web (its evidence
+    # pictures); at module level `import bot.worker` alone would run into that cycle.
+    from bot import supervision
+
     supervised = supervision.health()
     extra = supervised.to_json() if supervised is not None else {}
     try:
