@@ -232,6 +232,9 @@ async def test_signed_in_sign_in_page_redirects_to_local_paths_only(
         response = await http.get(URL(raw, encoded=True), allow_redirects=False)
         assert response.status == 302, target
         assert response.headers["Location"] == expected, target
+        switch = "/language?lang=zh_CN&next=" + quote(target, safe="/%")
+        response = await http.get(URL(switch, encoded=True), allow_redirects=False)
+        assert response.status == 303 and response.headers["Location"] == expected, target
 
 
 async def test_failed_sign_ins_slow_an_address_down_without_checking_the_password(
