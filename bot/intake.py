@@ -45,8 +45,6 @@ from bot.web.audit import AuditLog
 log = logging.getLogger(__name__)
 
 TEXT_FILENAME = "message.txt"
-FAILURES_KEPT = 10_000
-"""The intake-failure and not-scanned streams keep about this many newest entries."""
 
 _FETCHED = (MessageKind.IMAGE, MessageKind.FILE)
 _TEXTUAL = (MessageKind.TEXT, MessageKind.URL, MessageKind.CHAT_HISTORY)
@@ -89,7 +87,7 @@ class Intake:
         self._outbox = outbox
         self._templates = templates
         self._decisions = Decisions(
-            client, settings, incidents, groups, outbox, templates, AuditLog(client)
+            client, settings, incidents, groups, outbox, templates, AuditLog(client, settings.audit)
         )
         self._seen_ttl = max(1, round(settings.pipeline.job_ttl_hours * 3600))
         self._spool = spool
@@ -296,7 +294,7 @@ class Intake:
                 "kind": message.kind.value,
                 "at": time.time(),
             },
-            maxlen=FAILURES_KEPT,
+            maxlen=self._settings.retention.record_max_entries,
             approximate=True,
         )
         pipe.hincrby(keys.INTAKE_COUNTS, "unscanned:" + message.kind.value, 1)
@@ -321,7 +319,7 @@ class Intake:
                 "reason": reason,
                 "at": time.time(),
             },
-            maxlen=FAILURES_KEPT,
+            maxlen=self._settings.retention.record_max_entries,
             approximate=True,
         )
         posted = Posted(

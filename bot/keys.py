@@ -71,8 +71,10 @@ OUTBOX_RATE_LAST = OUTBOX + "rate:last"  # the last granted slot
 CONSOLE_USER = PREFIX + "con:user:"  # + name -> hash {uid, role, password_hash, created_at}
 CONSOLE_USER_NAMES = PREFIX + "con:users"  # set of user names
 CONSOLE_SESSION = PREFIX + "con:sess:"  # + sha256(cookie id) -> hash; expires when idle
-CONSOLE_LOGIN_FAILURES = PREFIX + "con:fail:"  # + "user:NAME" | "ip:ADDR" -> count in window
+CONSOLE_LOGIN_FAILURES = PREFIX + "con:fail:"  # + "user:NAME" | "ip:ADDR" [+ ":wait"] -> count
+CONSOLE_LOGIN_KNOWN = PREFIX + "con:known:"  # + NAME hash + ":" + ADDR: signed in from there
 CONSOLE_AUDIT = PREFIX + "con:audit"  # stream, append-only: actor, action, target, ip, detail
+CONSOLE_AUDIT_SAMPLE = PREFIX + "con:audit:n:"  # + action:NAME hash:ADDR:window -> count
 CONSOLE_THUMBNAIL = PREFIX + "con:thumb:"  # + registry doc id -> PNG of its first page
 
 # --- metrics shared by every process (bot/metrics.py) ----------------------------------------

@@ -34,8 +34,6 @@ QUEUED = "queued"
 DONE = "done"
 DEAD = "dead"
 
-DEAD_LETTER_MAXLEN = 10_000
-"""The dead-letter stream keeps about this many newest entries (each also went to an officer)."""
 
 # SET NX and XADD in one step: a job id that is already known adds nothing.
 _ENQUEUE = """
@@ -113,6 +111,7 @@ class JobQueue:
     def __init__(self, client: redis.Redis, settings: BotSettings) -> None:
         self._redis = client
         self._pipeline = settings.pipeline
+        self._record_max_entries = settings.retention.record_max_entries
         self._blobs = Blobs(client, settings)
         self._job_ttl = max(1, round(settings.pipeline.job_ttl_hours * 3600))
         self._enqueue = client.register_script(_ENQUEUE)
@@ -285,7 +284,7 @@ class JobQueue:
                 "at": time.time(),
                 "entry": entry_id,
             },
-            maxlen=DEAD_LETTER_MAXLEN,
+            maxlen=self._record_max_entries,
             approximate=True,
         )
         self._remove(pipe, entry_id)

@@ -43,6 +43,19 @@ class RetentionSettings(_Frozen):
     bytes expire `clean_blob_hours` after it was posted, like a clean item's."""
     prune_interval_minutes: float = Field(default=60, gt=0)
     """How often a worker drops expired incidents from the console's indexes."""
+    record_max_entries: int = Field(default=10_000, ge=1)
+    """The intake's failure and unscanned lists and the dead letters keep at most this many,"""
+    record_max_days: float = Field(default=90, gt=0)
+    """and none older than this (by count at each addition, by age in the workers' housekeeping)."""
+
+
+class AuditSettings(_Frozen):
+    max_entries: int = Field(default=100_000, ge=1)
+    """The console's audit log keeps about this many entries, the newest."""
+    max_days: float = Field(default=365, gt=0)
+    """and none older than this."""
+    sample_window_seconds: float = Field(default=60, gt=0)
+    """Failed or refused sign-ins: one entry per window per address and name, with the count."""
 
 
 class OutboxSettings(_Frozen):
@@ -95,9 +108,12 @@ class ConsoleSettings(_Frozen):
     """Appended to `public_url` for the link in a batched alert."""
     session_idle_minutes: float = Field(default=120, gt=0)
     session_max_hours: float = Field(default=12, gt=0)
-    login_max_failures: int = Field(default=5, ge=1)  # per user name, in the window
-    login_max_failures_per_ip: int = Field(default=20, ge=1)
-    login_window_minutes: float = Field(default=15, gt=0)
+    login_free_failures: int = Field(default=5, ge=0)  # per address and per name, then delays
+    login_first_delay_seconds: float = Field(default=1, gt=0)  # doubling at each failure
+    login_max_delay_per_ip_seconds: float = Field(default=3600, gt=0)
+    login_max_delay_per_user_seconds: float = Field(default=30, gt=0)  # mild: owner waits little
+    login_forget_minutes: float = Field(default=15, gt=0)  # failures forgotten after this quiet
+    login_known_address_days: float = Field(default=30, gt=0)  # spared the name's delay
     trusted_proxy: bool = False  # honour X-Forwarded-Proto / X-Forwarded-For
     max_upload_mb: float = Field(default=25, gt=0)
     metrics_token_env: str = "LEAKSENTRY_METRICS_TOKEN"  # names the /metrics bearer token
@@ -153,6 +169,7 @@ class BotSettings(_Frozen):
     email: EmailSettings
     console: ConsoleSettings
     decisions: DecisionSettings = DecisionSettings()
+    audit: AuditSettings = AuditSettings()
     source_dir: str = ""
 
 

@@ -54,6 +54,7 @@ from bot.outbox import Outbox, Posted
 from bot.queue import Delivery, JobQueue, job_key
 from bot.redis_server import RedisUnavailable, connect
 from bot.registry import Registry
+from bot.retention import trim_record_streams
 from bot.sealing import SealError
 from bot.settings import BotSettings, load_bot_settings
 from bot.templates import Templates, load_templates
@@ -293,15 +294,19 @@ class Worker:
 
     def _housekeeping(self) -> None:
         """Once per `prune_interval_minutes` across all workers: expired incidents leave the
-        indexes, names of replaced workers leave the consumer group."""
+        indexes, names of replaced workers leave the consumer group, old records go."""
         interval = max(1, round(self.settings.retention.prune_interval_minutes * 60))
         if not self.client.set(keys.HOUSEKEEPING, self.name, nx=True, ex=interval):
             return
         pruned = self.incidents.prune()
         forgotten = self.queue.forget_idle_consumers(CONSUMER_FORGET_SECONDS)
-        if pruned or forgotten:
+        trimmed = trim_record_streams(self.client, self.settings.retention)
+        if pruned or forgotten or trimmed:
             log.info(
-                "housekeeping: %d expired incident entries, %d old consumers", pruned, forgotten
+                "housekeeping: %d expired incident entries, %d old consumers, %d old records",
+                pruned,
+                forgotten,
+                trimmed,
             )
 
 

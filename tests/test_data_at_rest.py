@@ -17,7 +17,6 @@ import psutil
 import pytest
 import redis
 from PIL import Image
-from test_worker import marked_page
 
 from bot import keys
 from bot.blobs import Blobs, blob_key
@@ -29,8 +28,10 @@ from bot.service import BotService
 from bot.settings import BotSettings, load_bot_settings
 from bot.spool import Spool
 from bot.templates import load_templates
+from bot.web.evidence import EvidencePictures, evidence_views
 from bot.worker import Worker
 from detectors import ScanConfig, Scanner
+from tests.test_worker import marked_page
 
 
 def jpeg_photo() -> bytes:
@@ -165,6 +166,41 @@ async def test_findings_only_keeps_no_picture_past_the_clean_retention(
     [incident] = findings_only.incidents.list()
     assert incident.verdict == "critical" and incident.report["findings"]
     assert 0 < client.ttl(blob_key(incident.sha256)) <= 24 * 3600  # clean_blob_hours
+
+
+def picture_values(client: redis.Redis) -> list[bytes]:
+    return [bytes(client.get(k) or b"") for k in client.scan_iter(keys.EVIDENCE_PICTURE + "*")]
+
+
+async def test_the_console_pictures_of_evidence_are_sealed(
+    client: redis.Redis, config: ScanConfig
+) -> None:
+    service = await post_and_scan(client, settings_with(), config, jpeg_photo())
+    [incident] = service.incidents.list()
+    stored = picture_values(client)
+    assert stored  # the worker drew them
+    for raw in stored:
+        assert raw.startswith(b"LSE1")
+        assert not raw.startswith((b"\x89PNG", b"\xff\xd8")) and b"IHDR" not in raw[:64]
+    pictures = EvidencePictures(client, service.settings)
+    [view, *_] = evidence_views(incident.report)
+    opened = pictures.get(incident.sha256, view)
+    assert opened is not None and opened.startswith(b"\x89PNG")  # the console still reads it
+    other_key = EvidencePictures(client, service.settings, Sealer(decode_key(new_key_text())))
+    assert other_key.get(incident.sha256, view) is None  # drawn anew, not a crash
+
+
+async def test_findings_only_draws_and_keeps_no_picture(
+    client: redis.Redis, config: ScanConfig
+) -> None:
+    settings = settings_with(evidence_picture=False)
+    service = await post_and_scan(client, settings, config, jpeg_photo())
+    [incident] = service.incidents.list()
+    assert incident.report["findings"] and picture_values(client) == []
+    pictures = EvidencePictures(client, settings)
+    [view, *_] = evidence_views(incident.report)
+    pictures.put(incident.sha256, view, b"\x89PNG a picture drawn elsewhere")
+    assert picture_values(client) == [] and pictures.get(incident.sha256, view) is None
 
 
 def test_registry_remove_takes_the_console_thumbnail_with_it(

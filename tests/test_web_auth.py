@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -187,8 +188,26 @@ async def test_sign_in_form_needs_its_token(anonymous: TestClient) -> None:
         assert "ls_session" not in response.cookies
 
 
+REDIRECT_TARGETS = [
+    ("/audit", "/audit"),
+    ("/incidents?page=2", "/incidents?page=2"),
+    ("//evil.example", "/"),
+    ("/\\evil.example", "/"),
+    ("\\\\evil.example", "/"),
+    ("/\t/evil.example/x", "/"),
+    ("/%09/evil.example/x", "/"),
+    ("/%2F%2Fevil.example", "/"),
+    ("/%5Cevil.example", "/"),
+    ("/\n/evil.example", "/"),
+    ("https://evil.example", "/"),
+    ("javascript:alert(1)", "/"),
+    ("evil.example", "/"),
+    ("", "/"),
+]
+
+
 async def test_after_sign_in_only_local_paths(anonymous: TestClient) -> None:
-    for target, expected in [("/audit", "/audit"), ("//evil.example", "/"), ("https://x", "/")]:
+    for target, expected in REDIRECT_TARGETS:
         anonymous.session.cookie_jar.clear()
         form = await anonymous.get("/login")
         response = await anonymous.post(
@@ -201,27 +220,79 @@ async def test_after_sign_in_only_local_paths(anonymous: TestClient) -> None:
             },
             allow_redirects=False,
         )
-        assert response.headers["Location"] == expected
+        assert response.headers["Location"] == expected, target
 
 
-async def test_sign_in_is_limited_per_user_name(anonymous: TestClient, client: redis.Redis) -> None:
-    for _ in range(5):
-        assert (await login(anonymous, OFFICER, "not the password")).status == 401
-    blocked = await login(anonymous, OFFICER)  # even the right password, now
-    assert blocked.status == 429
-    assert "Too many failed sign-ins" in await blocked.text()
-    assert "Try again in 15 minutes" in await blocked.text()
-    assert (OFFICER, "login_blocked", "console") in _audit_actions(client)
-    assert (await login(anonymous, ADMIN)).status == 303  # another name from the same address
+async def test_signed_in_sign_in_page_redirects_to_local_paths_only(
+    make_client: ClientFactory, users: UserStore
+) -> None:
+    http = await signed_in(make_client, ADMIN)
+    for target, expected in REDIRECT_TARGETS:
+        raw = "/login?next=" + quote(target, safe="/%")  # %09 and %2F travel as typed
+        response = await http.get(URL(raw, encoded=True), allow_redirects=False)
+        assert response.status == 302, target
+        assert response.headers["Location"] == expected, target
+        switch = "/language?lang=zh_CN&next=" + quote(target, safe="/%")
+        response = await http.get(URL(switch, encoded=True), allow_redirects=False)
+        assert response.status == 303 and response.headers["Location"] == expected, target
 
 
-async def test_sign_in_is_limited_per_address(make_client: ClientFactory, users: UserStore) -> None:
-    http = await make_client(console_settings(trusted_proxy=True, login_max_failures_per_ip=3))
+async def test_failed_sign_ins_slow_an_address_down_without_checking_the_password(
+    make_client: ClientFactory, users: UserStore, client: redis.Redis
+) -> None:
+    http = await make_client(
+        console_settings(
+            trusted_proxy=True, login_free_failures=3, login_max_delay_per_ip_seconds=600
+        )
+    )
     guesser = {"X-Forwarded-For": "203.0.113.9"}
     for name in ("carol", "dave", "erin"):
         assert (await login(http, name, "guess guess", **guesser)).status == 401
-    assert (await login(http, ADMIN, **guesser)).status == 429
+    blocked = await login(http, ADMIN, **guesser)  # even the right password, now
+    assert blocked.status == 429 and blocked.headers["Retry-After"] == "1"
+    assert "Too many failed sign-ins" in await blocked.text()
+    assert "Try again in 1 second." in await blocked.text()
+    assert (ADMIN, "login_blocked", "console") in _audit_actions(client)
     assert (await login(http, ADMIN, **{"X-Forwarded-For": "198.51.100.7"})).status == 303
+    http.session.cookie_jar.clear()
+    # The delay doubles at every further failure (the wait key's life is the delay).
+    for failures in (4, 5, 6):
+        client.delete(keys.CONSOLE_LOGIN_FAILURES + "ip:203.0.113.9:wait")
+        name = f"nobody{failures}"
+        assert (await login(http, name, "guess guess", **guesser)).status == 401
+        retry = int((await login(http, name, "guess guess", **guesser)).headers["Retry-After"])
+        assert retry == 2 ** (failures - 3)
+    assert int(client.get(keys.CONSOLE_LOGIN_FAILURES + "ip:203.0.113.9") or 0) == 6
+
+
+async def test_a_throttled_attempt_is_refused_before_the_password_is_checked(
+    make_client: ClientFactory, users: UserStore
+) -> None:
+    http = await make_client(console_settings(trusted_proxy=True, login_free_failures=1))
+    guesser = {"X-Forwarded-For": "203.0.113.9"}
+    assert (await login(http, OFFICER, "guess guess", **guesser)).status == 401
+    users.remove(ADMIN)  # the password check would now answer 401; the throttle answers first
+    assert (await login(http, ADMIN, "guess guess", **guesser)).status == 429
+
+
+async def test_hammering_a_name_does_not_keep_its_owner_out(
+    make_client: ClientFactory, users: UserStore
+) -> None:
+    http = await make_client(
+        console_settings(
+            trusted_proxy=True, login_free_failures=2, login_max_delay_per_user_seconds=30
+        )
+    )
+    owner = {"X-Forwarded-For": "198.51.100.7"}
+    assert (await login(http, ADMIN, **owner)).status == 303  # the owner's usual address
+    http.session.cookie_jar.clear()
+    for address in range(2, 40):  # many addresses guessing alice, 1 guess each
+        hammer = {"X-Forwarded-For": f"203.0.113.{address}"}
+        assert (await login(http, ADMIN, "guess guess", **hammer)).status in (401, 429)
+    stranger = await login(http, ADMIN, **{"X-Forwarded-For": "192.0.2.1"})
+    assert stranger.status == 429  # the name's delay holds for new addresses,
+    assert int(stranger.headers["Retry-After"]) <= 30  # but briefly,
+    assert (await login(http, ADMIN, **owner)).status == 303  # and not for the owner's
 
 
 # --- signed in ---------------------------------------------------------------------------------
@@ -341,6 +412,7 @@ async def test_security_headers_on_every_answer(
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Server"] == "leaksentry", path  # no versions to look up
     page = await http.get("/")
     assert page.headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in page.headers  # plain HTTP: no promise of TLS

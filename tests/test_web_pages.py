@@ -331,6 +331,8 @@ async def test_register_by_upload_list_thumbnail_and_remove(
     thumb = await officer.get("/registry/thumbnail", params={"doc": doc_id})
     image = Image.open(io.BytesIO(await thumb.read()))
     assert image.size[1] == 240 and image.size[0] > 100  # the A4 page, not the placeholder box
+    raw = bytes(client.get(keys.CONSOLE_THUMBNAIL + doc_id) or b"")
+    assert raw.startswith(b"LSE1") and b"PNG" not in raw[:16]  # sealed at rest
     assert ("bob", "registry_add") in [(a, b) for a, b, *_ in audit_actions(client)]
 
     # Officers may register, not remove.

@@ -156,6 +156,8 @@ def audit_detail(entry: AuditEntry) -> str:
             return f"{shown}: {note}" if note else shown
     if entry.action == "user_add":
         return name_of("role", entry.detail)
+    if entry.count > 1:  # a sampled entry: the events of its window
+        return f"×{entry.count}"
     return entry.detail
 
 

@@ -35,7 +35,7 @@ from bot.web.auth import (
     public,
     safe_next,
 )
-from bot.web.ratelimit import LoginLimiter, LoginLimits
+from bot.web.ratelimit import Backoff, LoginLimiter, LoginLimits
 from bot.web.sessions import SessionStore
 from bot.web.state import CONSOLE, NAV, OPENAPI_PATHS, Console, PageSetup, blocking, document_api
 from bot.web.users import UserStore
@@ -108,13 +108,22 @@ def create_app(
             idle_seconds=settings.session_idle_minutes * 60,
             max_seconds=settings.session_max_hours * 3600,
         ),
-        audit=AuditLog(client),
+        audit=AuditLog(client, bot_settings.audit),
         login_limiter=LoginLimiter(
             client,
             LoginLimits(
-                max_per_user=settings.login_max_failures,
-                max_per_ip=settings.login_max_failures_per_ip,
-                window_seconds=settings.login_window_minutes * 60,
+                per_ip=Backoff(
+                    settings.login_free_failures,
+                    settings.login_first_delay_seconds,
+                    settings.login_max_delay_per_ip_seconds,
+                ),
+                per_user=Backoff(
+                    settings.login_free_failures,
+                    settings.login_first_delay_seconds,
+                    settings.login_max_delay_per_user_seconds,
+                ),
+                forget_seconds=settings.login_forget_minutes * 60,
+                known_address_seconds=settings.login_known_address_days * 86400,
             ),
         ),
         templates=templates,
@@ -281,6 +290,7 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = "leaksentry"  # no versions of Python or aiohttp to look up
     if is_https(request):
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if not request.path.startswith("/static/"):

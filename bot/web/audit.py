@@ -1,19 +1,28 @@
 """The console's audit log: who viewed or changed what, when, from where. Append-only.
 
 A Redis stream: entries are added with XADD and never edited; the entry id is the time. Other
-modules record their changes here too (`record`, or `record_in` inside their own transaction).
+modules record their changes here too (`record`). The stream is capped: about
+`audit.max_entries` entries, none older than `audit.max_days` (trimmed at each addition).
+
+What strangers cause (failed or refused sign-ins, `record_sampled`) would otherwise let anyone
+flood the log: per window, address, name and action only the first such event is an entry; the
+others count in a counter the entry names (`sample`), which lives as long as entries do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import redis
 
 from bot import keys
-from bot.redis_text import text, text_map
+from bot.redis_text import Fields, text, text_map
+from bot.settings import AuditSettings
+
+DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,7 @@ class AuditEntry:
     target: str  # what it was about: a page, a user name, an incident id
     ip: str
     detail: str
+    count: int = 1  # a sampled entry: how many such events its window saw
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -35,24 +45,8 @@ class AuditEntry:
             "target": self.target,
             "ip": self.ip,
             "detail": self.detail,
+            "count": self.count,
         }
-
-
-def record_in(
-    writer: redis.Redis, actor: str, action: str, target: str, *, ip: str = "", detail: str = ""
-) -> None:
-    """Add one entry with a client, pipeline or transaction (so it commits with the change)."""
-    writer.xadd(
-        keys.CONSOLE_AUDIT,
-        {
-            "time": repr(time.time()),
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "ip": ip,
-            "detail": detail,
-        },
-    )
 
 
 SEARCH_CHUNK = 500
@@ -81,13 +75,42 @@ ACTIONS = (
 class AuditLog:
     """Blocking calls: from aiohttp handlers, run them in a thread."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, limits: AuditSettings | None = None) -> None:
         self._client = client
+        self._limits = limits or AuditSettings()
 
     def record(
         self, actor: str, action: str, target: str, *, ip: str = "", detail: str = ""
     ) -> None:
-        record_in(self._client, actor, action, target, ip=ip, detail=detail)
+        self._add({"actor": actor, "action": action, "target": target, "ip": ip, "detail": detail})
+
+    def record_sampled(self, actor: str, action: str, target: str, *, ip: str = "") -> None:
+        """An event a stranger can repeat at will: the window's first is an entry, the rest
+        only count."""
+        window = int(time.time() // self._limits.sample_window_seconds)
+        name = hashlib.sha256(actor.strip().lower().encode()).hexdigest()[:16]
+        sample = f"{keys.CONSOLE_AUDIT_SAMPLE}{action}:{name}:{ip[:64]}:{window}"
+        pipe = self._client.pipeline(transaction=True)
+        pipe.incr(sample)
+        pipe.expire(sample, max(1, round(self._limits.max_days * DAY)))
+        seen, _ = pipe.execute()
+        if int(seen) == 1:
+            fields = {"actor": actor, "action": action, "target": target, "ip": ip}
+            self._add({**fields, "detail": "", "sample": sample})
+
+    def _add(self, fields: dict[str, str]) -> None:
+        oldest_ms = int((time.time() - self._limits.max_days * DAY) * 1000)
+        entry: Fields = {"time": repr(time.time())}
+        entry.update(fields)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.xadd(
+            keys.CONSOLE_AUDIT,
+            entry,
+            maxlen=self._limits.max_entries,
+            approximate=False,
+        )
+        pipe.xtrim(keys.CONSOLE_AUDIT, minid=oldest_ms, approximate=False)
+        pipe.execute()
 
     def newest(self, count: int, before: str | None = None) -> list[AuditEntry]:
         """Up to `count` entries, newest first, older than the entry id `before` when given."""
@@ -96,7 +119,9 @@ class AuditLog:
             list[tuple[Any, Any]],
             self._client.xrevrange(keys.CONSOLE_AUDIT, max=upper, min="-", count=count),
         )
-        return [_entry(text(entry_id), text_map(fields)) for entry_id, fields in replies]
+        return self._counted(
+            [_entry(text(entry_id), text_map(fields)) for entry_id, fields in replies]
+        )
 
     def search(
         self,
@@ -115,7 +140,7 @@ class AuditLog:
         upper = f"({before}" if before else ("+" if until is None else str(int(until * 1000)))
         lower = "-" if since is None else str(int(since * 1000))
         wanted = actor.strip().lower()
-        found: list[AuditEntry] = []
+        found: list[tuple[AuditEntry, str]] = []
         read = 0
         while len(found) < count and read < max_read:
             replies = cast(
@@ -128,19 +153,29 @@ class AuditLog:
                 break
             read += len(replies)
             for entry_id, fields in replies:
-                entry = _entry(text(entry_id), text_map(fields))
+                entry, sample = _entry(text(entry_id), text_map(fields))
                 if (not wanted or wanted in entry.actor.lower()) and (
                     not action or entry.action == action
                 ):
-                    found.append(entry)
+                    found.append((entry, sample))
             upper = f"({text(replies[-1][0])}"
-        return found[:count]
+        return self._counted(found[:count])
 
     def count(self) -> int:
         return int(self._client.xlen(keys.CONSOLE_AUDIT))
 
+    def _counted(self, entries: list[tuple[AuditEntry, str]]) -> list[AuditEntry]:
+        """The entries, sampled ones with the count of their window."""
+        samples = [sample for _, sample in entries if sample]
+        counts = iter(cast(list[Any], self._client.mget(samples)) if samples else [])
+        return [
+            replace(entry, count=int(next(counts) or 1)) if sample else entry
+            for entry, sample in entries
+        ]
 
-def _entry(entry_id: str, fields: dict[str, str]) -> AuditEntry:
+
+def _entry(entry_id: str, fields: dict[str, str]) -> tuple[AuditEntry, str]:
+    """The entry, and the name of its counter when it is a sampled one."""
     return AuditEntry(
         id=entry_id,
         time=float(fields.get("time", "0")),
@@ -149,4 +184,4 @@ def _entry(entry_id: str, fields: dict[str, str]) -> AuditEntry:
         target=fields.get("target", ""),
         ip=fields.get("ip", ""),
         detail=fields.get("detail", ""),
-    )
+    ), fields.get("sample", "")

@@ -12,8 +12,9 @@ import hmac
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -173,23 +174,24 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     ip = client_ip(request)
     wait = await blocking(app.login_limiter.blocked_for, name, ip)
     if wait > 0:
-        await blocking(app.audit.record, name, "login_blocked", "console", ip=ip)
-        minutes = max(1, round(wait / 60))
+        await blocking(app.audit.record_sampled, name, "login_blocked", "console", ip=ip)
         message = ngettext(
             "Too many failed sign-ins for this user or from this address. "
-            "Try again in %(num)s minute.",
+            "Try again in %(num)s second.",
             "Too many failed sign-ins for this user or from this address. "
-            "Try again in %(num)s minutes.",
-            minutes,
-        ) % {"num": minutes}
-        return await login_form(request, error=message, status=429)
+            "Try again in %(num)s seconds.",
+            wait,
+        ) % {"num": wait}
+        response = await login_form(request, error=message, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     async with app.password_checks:
         user = await blocking(app.users.authenticate, name, password)
     if user is None:
         await blocking(app.login_limiter.record_failure, name, ip)
-        await blocking(app.audit.record, name, "login_failed", "console", ip=ip)
+        await blocking(app.audit.record_sampled, name, "login_failed", "console", ip=ip)
         return await login_form(request, error=gettext("Wrong user name or password."), status=401)
-    await blocking(app.login_limiter.clear_user, user.name)
+    await blocking(app.login_limiter.record_success, user.name, ip)
     # A new id at every sign-in: an id planted before sign-in is worth nothing after it.
     old = request.cookies.get(SESSION_COOKIE, "")
     if old:
@@ -213,11 +215,26 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 def safe_next(request: web.Request, given: str | None = None) -> str:
-    """Where to go after sign-in: a path on this site only (never `//host` or `\\host`)."""
+    """Where to go after sign-in: a path on this site only, else the console's home."""
     target = request.query.get("next", "") if given is None else given
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target:
-        return target
-    return "/"
+    return target if is_local_path(target) else "/"
+
+
+def is_local_path(target: str) -> bool:
+    """A path that starts with one `/` and stays on this site, also as a browser reads it.
+
+    Browsers drop tabs and newlines from URLs and treat `\\` like `/`, so `/\\host` and
+    `/%09/host` (as `/\t/host`) would become `//host`, another site; the decoded form is checked
+    too, for a target that is decoded once more on its way.
+    """
+    decoded = unquote(target)
+    return all(
+        candidate.startswith("/")
+        and not candidate.startswith("//")
+        and "\\" not in candidate
+        and not any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in candidate)
+        for candidate in (target, decoded)
+    )
 
 
 def add_routes(app: web.Application) -> None:

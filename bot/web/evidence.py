@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot import keys
 from bot.redis_text import binary
+from bot.sealing import Sealer, SealError
 from bot.settings import BotSettings
 from detectors import Page, ScanConfig, Scanner
 from detectors.extract import ExtractContext, extract_pages
@@ -159,23 +160,44 @@ class PageArtist:
 
 class EvidencePictures:
     """Evidence pictures drawn when the incident opens (by the worker that found it), kept as
-    long as the evidence: an officer opening the alert's link does not wait for OCR."""
+    long as the evidence: an officer opening the alert's link does not wait for OCR.
 
-    def __init__(self, client: redis.Redis, settings: BotSettings) -> None:
+    They show the leaked page, so they are sealed like the evidence itself (`bot.sealing`, the
+    key name bound in). With `retention.evidence_picture` off there are none: nothing is drawn
+    or kept, and the console shows the findings only.
+    """
+
+    def __init__(
+        self, client: redis.Redis, settings: BotSettings, sealer: Sealer | None = None
+    ) -> None:
         self._redis = client
+        self._sealer = sealer or Sealer.from_environment()
         self._seconds = max(1, round(settings.retention.evidence_days * 86_400))
+        self.enabled = settings.retention.evidence_picture
 
     def get(self, sha256: str, view: EvidenceView) -> bytes | None:
-        found = self._redis.get(_picture_key(sha256, view))
-        return None if found is None else binary(found)
+        """The kept picture, or None (never drawn, expired, or sealed with another key)."""
+        key = _picture_key(sha256, view)
+        found = self._redis.get(key) if self.enabled else None
+        if found is None:
+            return None
+        try:
+            return self._sealer.open(binary(found), key.encode())
+        except SealError:  # drawn again from the evidence, or refused with the blob's reason
+            return None
 
     def put(self, sha256: str, view: EvidenceView, picture: bytes) -> None:
-        self._redis.set(_picture_key(sha256, view), picture, ex=self._seconds)
+        if self.enabled:
+            key = _picture_key(sha256, view)
+            sealed = self._sealer.seal(picture, key.encode())
+            self._redis.set(key, sealed, ex=self._seconds)
 
     def draw_all(
         self, artist: PageArtist, sha256: str, data: bytes, report: Mapping[str, Any]
     ) -> int:
         """Draw and keep every picture of a report; how many there are."""
+        if not self.enabled:
+            return 0
         drawn = 0
         filename = str(report.get("source") or "evidence")
         for view in evidence_views(report):

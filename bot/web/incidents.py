@@ -329,8 +329,11 @@ async def evidence_picture(request: web.Request) -> web.Response:
         view = views[int(request.match_info["index"])]
     except (ValueError, IndexError):
         raise web.HTTPNotFound(text=N_("no such evidence picture")) from None
+    pictures: EvidencePictures = request.app[PICTURES]
+    if not pictures.enabled:
+        raise web.HTTPNotFound(text=N_("findings only: this console keeps no evidence pictures"))
     await audit(request, "view_evidence", f"incident {incident.incident_id}", view.caption)
-    drawn = await blocking(request.app[PICTURES].get, incident.sha256, view)
+    drawn = await blocking(pictures.get, incident.sha256, view)
     if drawn is not None:  # drawn by the worker when the incident opened
         return web.Response(body=drawn, content_type="image/png")
     try:
@@ -353,7 +356,7 @@ async def evidence_picture(request: web.Request) -> web.Response:
         raise web.HTTPServiceUnavailable(text=f"the evidence cannot be drawn: {exc}") from exc
     if picture is None:
         raise web.HTTPNotFound(text=N_("this page has no picture"))
-    await blocking(request.app[PICTURES].put, incident.sha256, view, picture)
+    await blocking(pictures.put, incident.sha256, view, picture)
     return web.Response(body=picture, content_type="image/png")
 
 
@@ -378,7 +381,7 @@ async def incidents_api(request: web.Request) -> web.Response:
 async def incident_api(request: web.Request) -> web.Response:
     incident = await _incident(request)
     await audit(request, "view", f"incident {incident.incident_id}")
-    return web.json_response(detail_json(incident))
+    return web.json_response(detail_json(incident, _shown_views(request, incident)))
 
 
 async def status_api(request: web.Request) -> web.Response:
@@ -389,7 +392,7 @@ async def status_api(request: web.Request) -> web.Response:
     except (ValueError, AttributeError) as exc:
         raise json_error(400, str(exc) or "a JSON object {status, note}") from exc
     changed = await _set_status(request, incident, status, note)
-    return web.json_response(detail_json(changed))
+    return web.json_response(detail_json(changed, _shown_views(request, changed)))
 
 
 def summary_json(incident: Incident) -> dict[str, Any]:
@@ -410,8 +413,7 @@ def summary_json(incident: Incident) -> dict[str, Any]:
     }
 
 
-def detail_json(incident: Incident) -> dict[str, Any]:
-    views = evidence_views(incident.report)
+def detail_json(incident: Incident, views: list[EvidenceView]) -> dict[str, Any]:
     return {
         **summary_json(incident),
         "sha256": incident.sha256,
@@ -481,7 +483,7 @@ async def _render_incident(
     request: web.Request, incident: Incident, *, error: str = "", status: int = 200
 ) -> web.Response:
     documents = await _known_documents(request, incident)
-    views = evidence_views(incident.report)
+    views = _shown_views(request, incident)
     context = {
         "incident": incident,
         "pictures": [(_evidence_url(incident, i), v) for i, v in enumerate(views)],
@@ -508,6 +510,11 @@ def caption(view: EvidenceView) -> str:
     if view.member:
         return gettext("%(member)s, page %(page)s") % {"member": view.member, "page": view.page}
     return gettext("page %(page)s") % {"page": view.page}
+
+
+def _shown_views(request: web.Request, incident: Incident) -> list[EvidenceView]:
+    """The incident's pictures the console shows: none where it keeps findings only."""
+    return evidence_views(incident.report) if request.app[PICTURES].enabled else []
 
 
 def _evidence_url(incident: Incident, index: int) -> str:

@@ -3,7 +3,8 @@ with a thumbnail of each document's first page, remove (admins only). Pages and 
 
 Uploads are capped and sniffed (bot/web/uploads.py); the registry reads the pages with the
 scanner and refuses what it cannot read, with the reason shown on the page. The thumbnail is
-the only picture of a document the console keeps (the registry keeps fingerprints, not files).
+the only picture of a document the console keeps (the registry keeps fingerprints, not files);
+it is sealed like the evidence (`bot.sealing`), its key name bound in.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PIL import Image, ImageDraw
 
 from bot import keys
 from bot.registry import RegisteredDocument, Registry, RegistryError, check_doc_id
+from bot.sealing import Sealer, SealError
 from bot.web.auth import audit, requires
 from bot.web.evidence import ARTIST, THUMBNAIL_SIZE, PageArtist, png
 from bot.web.i18n import N_
@@ -32,6 +34,7 @@ from bot.web.uploads import DOCUMENT_KINDS, Upload, UploadError, json_error, rea
 from bot.web.users import Role
 
 REGISTRY = web.AppKey("registry", Registry)
+SEALER = web.AppKey("thumbnail_sealer", Sealer)
 MAX_TITLE_CHARS = 200
 OUTCOME_LABELS = {
     "registered": "registered",
@@ -42,7 +45,11 @@ OUTCOME_LABELS = {
 
 
 def register_upload(
-    registry: Registry, artist: PageArtist, upload: Upload, fields: dict[str, str]
+    registry: Registry,
+    artist: PageArtist,
+    sealer: Sealer,
+    upload: Upload,
+    fields: dict[str, str],
 ) -> RegisteredDocument:
     """Register an uploaded file and keep its thumbnail (blocking: OCR may run)."""
     doc_id = fields.get("doc_id", "").strip()
@@ -56,8 +63,21 @@ def register_upload(
     )
     thumbnail = artist.thumbnail(upload.data, upload.filename)
     if thumbnail is not None:
-        registry.client.set(keys.CONSOLE_THUMBNAIL + document.doc_id, thumbnail)
+        key = keys.CONSOLE_THUMBNAIL + document.doc_id
+        registry.client.set(key, sealer.seal(thumbnail, key.encode()))
     return document
+
+
+def stored_thumbnail(registry: Registry, sealer: Sealer, doc_id: str) -> bytes | None:
+    """A document's thumbnail; None when there is none or it was sealed with another key."""
+    key = keys.CONSOLE_THUMBNAIL + doc_id
+    stored = registry.client.get(key)
+    if not isinstance(stored, bytes):
+        return None
+    try:
+        return sealer.open(stored, key.encode())
+    except SealError:
+        return None
 
 
 def remove_document(registry: Registry, doc_id: str) -> bool:
@@ -91,10 +111,9 @@ async def remove(request: web.Request) -> web.StreamResponse:
 
 
 async def thumbnail(request: web.Request) -> web.Response:
-    stored = await blocking(
-        console(request).client.get, keys.CONSOLE_THUMBNAIL + request.query.get("doc", "")
-    )
-    body = stored if isinstance(stored, bytes) else _NO_PREVIEW
+    doc_id = request.query.get("doc", "")
+    stored = await blocking(stored_thumbnail, request.app[REGISTRY], request.app[SEALER], doc_id)
+    body = stored if stored is not None else _NO_PREVIEW
     return web.Response(body=body, content_type="image/png")
 
 
@@ -124,7 +143,9 @@ async def _register(request: web.Request, form: Any) -> RegisteredDocument:
     upload = read_upload(request, form, "file", DOCUMENT_KINDS)
     fields = {k: str(form.get(k, "")) for k in ("doc_id", "title", "level")}
     artist = request.app[ARTIST]
-    document = await artist.run(register_upload, request.app[REGISTRY], artist, upload, fields)
+    document = await artist.run(
+        register_upload, request.app[REGISTRY], artist, request.app[SEALER], upload, fields
+    )
     detail = f"{upload.filename}, {document.pages} page(s), {document.outcome}"
     await audit(request, "registry_add", document.doc_id, detail)
     return document
@@ -169,6 +190,7 @@ _NO_PREVIEW = _placeholder()
 def setup(app: web.Application) -> None:
     services = app[CONSOLE]
     app[REGISTRY] = Registry(services.client, services.scan_config)
+    app[SEALER] = Sealer.from_environment()
     app.router.add_get("/registry", registry_page, name="registry")
     app.router.add_post("/registry", register)
     app.router.add_post("/registry/remove", remove)
