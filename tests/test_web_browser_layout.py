@@ -24,6 +24,7 @@ from bot.connectors.sandbox import DEMO_MEMBER, DEMO_ROOM, DEMO_TOPIC
 from bot.incidents import Incidents
 from bot.paths import DATA_DIR_ENV
 from bot.redis_server import connect, stop_embedded
+from bot.sealing import KEY_ENV, evidence_key_text
 from bot.settings import load_bot_settings
 from bot.web.evidence import EvidencePictures, evidence_views
 from bot.web.users import Role, UserStore
@@ -118,6 +119,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     env = {**os.environ, DATA_DIR_ENV: str(data)}
     for name in ("REDIS_URL", "WECHATY_PUPPET_SERVICE_TOKEN", "LEAKSENTRY_CONSOLE_URL"):
         env.pop(name, None)
+    env[KEY_ENV] = evidence_key_text()  # the pictures seeded here are sealed with this key
     incident_id, other_id = _seed(data)
     port = _free_port()
     command = [sys.executable, "-m", "bot.cli", "run", "--workers", "0", "--port", str(port)]
