@@ -359,7 +359,8 @@ class PuppetHarness(Running):
 
     async def _read_stderr(self) -> None:
         assert self._process is not None and self._process.stderr is not None
-        while line := await self._process.stderr.readline():
+        stderr = self._process.stderr  # close() forgets the process before this task ends
+        while line := await stderr.readline():
             self._stderr_tail.append(line.decode(errors="replace").rstrip())
 
 
