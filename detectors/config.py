@@ -56,6 +56,17 @@ class OcrSettings(_Frozen):
     tesseract_psm: int = Field(ge=0, le=13)
 
 
+class ScreenPageSettings(_Frozen):
+    """The document page inside a screenshot (`detectors.vision.screen`)."""
+
+    paper_min_level: int = Field(ge=0, le=255)
+    paper_max_spread: int = Field(ge=0, le=255)
+    min_fill: float = Field(gt=0, le=1)
+    min_area_ratio: float = Field(gt=0, lt=1)
+    max_area_ratio: float = Field(gt=0, lt=1)
+    min_lines: int = Field(ge=1)
+
+
 class VisionSettings(_Frozen):
     decode_max_side: int = Field(ge=640)
     page_max_side: int = Field(ge=640)
@@ -66,6 +77,7 @@ class VisionSettings(_Frozen):
     max_skew_degrees: float = Field(gt=0, le=45)
     max_text_skew_degrees: float = Field(gt=0, le=45)
     min_skew_agreement: float = Field(gt=0, le=1)
+    screen_page: ScreenPageSettings
 
 
 class LayoutSettings(_Frozen):

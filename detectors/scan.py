@@ -21,12 +21,13 @@ from detectors.extract import extract_pages, media_kind
 from detectors.extract.base import ExtractContext
 from detectors.fingerprint import KnownDocuments, KnownMatch
 from detectors.fingerprint.page import fingerprint_page
-from detectors.model import Finding, Page, ScanReport, Verdict
+from detectors.model import BBox, Finding, Page, ScanReport, Verdict
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
 from detectors.policy import decide
 from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
+from detectors.vision.screen import find_screen_page, on_screen, page_inside
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,22 @@ class Scanner:
     ) -> list[Finding]:
         """Every detector on one page. A detector that fails is noted in `problems` and the
         others still run: one odd page must not cost the findings of the rest."""
+        findings = self._detectors(page, member, problems)
+        box = self._screen_page(page)
+        if box is not None:  # what the document page inside a screenshot shows on its own
+            seen = {(f.detector, f.label) for f in findings}
+            inside = self._detectors(page_inside(page, box), member, problems)
+            findings += [on_screen(f, box) for f in inside if (f.detector, f.label) not in seen]
+        return findings
+
+    def _screen_page(self, page: Page) -> BBox | None:
+        if not page.is_capture or page.image is None:
+            return None
+        return find_screen_page(page.image, page.lines, self.config.scan.vision.screen_page)
+
+    def _detectors(
+        self, page: Page, member: str | None, problems: list[str] | None
+    ) -> list[Finding]:
         ctx = PageContext(page=page, config=self.config, member=member)
         findings: list[Finding] = []
         for name, detect in PAGE_DETECTORS.items():

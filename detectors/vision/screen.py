@@ -1,0 +1,102 @@
+"""The document's own page inside a screenshot: a file preview, an OA system's reading pane, a
+website's article area.
+
+A screen shows the page as an upright rectangle of paper white set off from the application
+around it (a grey viewer, a dark mode, a site's off-white ground). The detectors judge a header
+by where it stands on its page: the top band, the text's width. On the whole screen the
+page's header stands mid-picture and an app's bars widen the text. So a screenshot's page is
+found as the largest upright paper-white rectangle that holds text, and judged on its own.
+
+This is the screen's counterpart of `capture.find_page`, which looks for a photographed page's
+tilted outline and rejects upright rectangles because on a photo they are interface boxes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from detectors.config import ScreenPageSettings
+from detectors.model import BBox, Finding, Page, RgbImage, TextLine
+from detectors.vision.geometry import contours_of, scale_to_max_side
+
+_FIND_MAX_SIDE = 800
+"""The screenshot is searched at this long side: app bars and page margins stay several
+pixels wide."""
+
+
+def find_screen_page(
+    image: RgbImage, lines: list[TextLine], settings: ScreenPageSettings
+) -> BBox | None:
+    """The box of the document page inside a screenshot, or None when the picture is the page
+    itself (or shows none)."""
+    small, scale = scale_to_max_side(image, _FIND_MAX_SIDE)
+    paper = _paper_mask(small, settings.paper_min_level, settings.paper_max_spread)
+    box = _largest_rectangle(paper, settings.min_fill)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = (round(v / scale) for v in box)
+    height, width = image.shape[:2]
+    share = (x1 - x0) * (y1 - y0) / float(width * height)
+    if not settings.min_area_ratio <= share <= settings.max_area_ratio:
+        return None
+    found = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
+    inside = sum(1 for line in lines if line.bbox is not None and _within(line.bbox, found))
+    return found if inside >= settings.min_lines else None
+
+
+def _paper_mask(image: RgbImage, min_level: int, max_spread: int) -> np.ndarray:
+    """Pixels of paper white: bright in every channel, and grey (channels close together).
+    Text holes are closed so that a page of text is one region."""
+    channels = image.astype(np.int16)
+    bright = channels.min(axis=2) >= min_level
+    grey = channels.max(axis=2) - channels.min(axis=2) <= max_spread
+    mask = (bright & grey).astype(np.uint8) * 255
+    k = max(3, round(max(image.shape[:2]) * 0.02))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    # Open with a smaller kernel: thin light bridges (a table's rule, a text caret) are cut,
+    # the page's margin stays.
+    o = max(3, k // 2)
+    return np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((o, o), np.uint8)))
+
+
+def _largest_rectangle(mask: np.ndarray, min_fill: float) -> tuple[int, int, int, int] | None:
+    """The bounding box of the largest bright region that fills its box like a rectangle."""
+    best: tuple[float, tuple[int, int, int, int]] | None = None
+    for contour in contours_of(mask, cv2.RETR_EXTERNAL):
+        x, y, w, h = cv2.boundingRect(contour)
+        area = float(w * h)
+        if area <= 0 or cv2.contourArea(contour) < min_fill * area:
+            continue
+        if best is None or area > best[0]:
+            best = (area, (x, y, x + w, y + h))
+    return None if best is None else best[1]
+
+
+def _within(inner: BBox, outer: BBox) -> bool:
+    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
+
+
+def page_inside(page: Page, box: BBox) -> Page:
+    """The part of a page image inside `box` as a page of its own: the image cropped, the
+    lines whose centre lies inside moved with it."""
+    assert page.image is not None
+    x0, y0, x1, y1 = box
+    lines = [
+        replace(line, bbox=(b[0] - x0, b[1] - y0, b[2] - x0, b[3] - y0))
+        for line in page.lines
+        if (b := line.bbox) is not None and _within(b, box)
+    ]
+    image = np.ascontiguousarray(page.image[y0:y1, x0:x1])
+    return replace(page, lines=lines, image=image)
+
+
+def on_screen(finding: Finding, box: BBox) -> Finding:
+    """A finding on the page inside `box`, placed back on the screenshot."""
+    if finding.bbox is None:
+        return finding
+    b, x0, y0 = finding.bbox, box[0], box[1]
+    return replace(finding, bbox=(b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0))

@@ -1,0 +1,105 @@
+"""The document page inside a screenshot (`detectors.vision.screen`): found as the upright
+paper-white rectangle that holds text, judged on its own, its findings placed back on the
+screenshot.
+
+Screens are drawn here: a phone's file preview (the page at half the screen's width on grey,
+between app bars), the same in dark mode, an OA reading pane; and what is no page inside a
+screen: a page filling the screenshot, a small white button, a white box without text."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from vision_synth import BLACK, SANS, font, render_official_page
+
+from detectors import ScanConfig, Scanner
+from detectors.model import BBox, Finding, Page, TextLine
+from detectors.vision.screen import find_screen_page, on_screen, page_inside
+
+
+def preview(ground: tuple[int, int, int], share: float = 0.5) -> tuple[np.ndarray, BBox]:
+    """A 1080x2340 phone screen: bars at top and bottom, the page `share` of the width wide on
+    `ground`; the screen and where the page lies."""
+    page = Image.fromarray(render_official_page(1240, body_lines=16).image)
+    width = round(1080 * share)
+    page = page.resize((width, round(page.height * width / page.width)), Image.LANCZOS)
+    screen = Image.new("RGB", (1080, 2340), ground)
+    draw = ImageDraw.Draw(screen)
+    bar = tuple(min(255, c + 10) for c in ground)
+    draw.rectangle((0, 0, 1080, 228), fill=bar)
+    draw.text((400, 140), "关于通知.pdf", font=font(SANS, 40), fill=BLACK)
+    draw.rectangle((0, 2150, 1080, 2340), fill=bar)
+    x, y = (1080 - width) // 2, 380
+    screen.paste(page, (x, y))
+    return np.asarray(screen).copy(), (x, y, x + page.width, y + page.height)
+
+
+def lines_in(box: BBox, count: int = 6) -> list[TextLine]:
+    x0, y0, x1, y1 = box
+    step = (y1 - y0) // (count + 1)
+    return [
+        TextLine(f"第{i}行", (x0 + 20, y0 + i * step, x1 - 20, y0 + i * step + 12))
+        for i in range(1, count + 1)
+    ]
+
+
+def close_to(found: BBox | None, truth: BBox, slack: int = 12) -> bool:
+    return found is not None and all(abs(a - b) <= slack for a, b in zip(found, truth, strict=True))
+
+
+@pytest.mark.parametrize("ground", [(237, 237, 237), (25, 25, 25), (128, 128, 132)])
+def test_the_page_of_a_file_preview_is_found(
+    config: ScanConfig, ground: tuple[int, int, int]
+) -> None:
+    screen, truth = preview(ground)
+    found = find_screen_page(screen, lines_in(truth), config.scan.vision.screen_page)
+    assert close_to(found, truth), (found, truth)
+
+
+def test_an_off_white_app_ground_is_not_paper(config: ScanConfig) -> None:
+    screen, truth = preview((245, 245, 245))  # #f5f5f5, a common light app grey
+    found = find_screen_page(screen, lines_in(truth), config.scan.vision.screen_page)
+    assert close_to(found, truth), (found, truth)
+
+
+def test_a_page_filling_the_screenshot_is_the_page_itself(config: ScanConfig) -> None:
+    page = render_official_page(1240, body_lines=16).image
+    height, width = page.shape[:2]
+    lines = lines_in((0, 0, width, height))
+    assert find_screen_page(page, lines, config.scan.vision.screen_page) is None
+
+
+def test_white_boxes_without_text_or_too_small_are_no_page(config: ScanConfig) -> None:
+    screen, _ = preview((237, 237, 237))
+    settings = config.scan.vision.screen_page
+    assert find_screen_page(screen, [], settings) is None  # no text inside
+    button = Image.new("RGB", (1080, 2340), (237, 237, 237))
+    ImageDraw.Draw(button).rectangle((100, 1000, 300, 1100), fill=(255, 255, 255))
+    small = np.asarray(button).copy()
+    assert find_screen_page(small, lines_in((100, 1000, 300, 1100)), settings) is None
+
+
+def test_a_page_inside_keeps_its_lines_and_findings_go_back_to_the_screen() -> None:
+    screen = np.zeros((100, 200, 3), np.uint8)
+    inside, outside = TextLine("机密", (60, 30, 90, 40)), TextLine("群聊", (5, 5, 30, 15))
+    page = Page("s.png", 1, [inside, outside], screen, needs_ocr=False, is_capture=True)
+    part = page_inside(page, (50, 20, 150, 90))
+    assert part.image is not None and part.image.shape[:2] == (70, 100)
+    assert [(ln.text, ln.bbox) for ln in part.lines] == [("机密", (10, 10, 40, 20))]
+    finding = Finding("classification_marking", "机密", 0.9, 1, "机密", bbox=(10, 10, 40, 20))
+    assert on_screen(finding, (50, 20, 150, 90)).bbox == (60, 30, 90, 40)
+
+
+def test_the_red_header_of_a_page_in_a_file_preview_is_seen(config: ScanConfig) -> None:
+    """End to end, with OCR: the header is judged on the page, not on the phone's screen."""
+    screen, truth = preview((237, 237, 237), share=0.65)
+    out = io.BytesIO()
+    Image.fromarray(screen).save(out, format="PNG")
+    report = Scanner(config).scan(out.getvalue(), "preview.png")
+    [header] = [f for f in report.findings if f.detector == "red_header"]
+    assert header.bbox is not None
+    x0, y0, x1, y1 = header.bbox
+    assert truth[0] <= x0 < x1 <= truth[2] and truth[1] <= y0 < y1 <= truth[3]
