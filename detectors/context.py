@@ -16,6 +16,8 @@ from detectors.rules._text import normalize
 _RED_LINE_INK_SHARE = 0.06
 _SAME_ROW_OVERLAP = 0.5
 """Two boxes stand on one row when they overlap by this share of the lower one's height."""
+_STACK_GAP = 0.8
+"""Lines of one block stand at most this many line heights apart."""
 
 
 @dataclass
@@ -55,6 +57,19 @@ class PageContext:
         from detectors.vision.color import red_mask
 
         return red_mask(self.page.image, self.config.scan.red)
+
+    @cached_property
+    def faint_red_mask(self) -> npt.NDArray[np.bool_] | None:
+        """Pixels of pale red: faded seal ink, a thin rule blurred or broken up by a monitor's
+        moiré. Only shapes that red's own tests accept count from it."""
+        if self.page.image is None:
+            return None
+        from detectors.vision.color import red_mask
+
+        red = self.config.scan.red
+        return red_mask(
+            self.page.image, red.model_copy(update={"min_saturation": red.faint_min_saturation})
+        )
 
     def is_red(self, line: TextLine) -> bool:
         """Whether a line is printed in red: from the format's colour, else from the image."""
@@ -116,6 +131,24 @@ class PageContext:
             ):
                 best = (gap, other)
         return best[1] if best else None
+
+    def stacked_with(self, line: TextLine) -> list[TextLine]:
+        """The lines set directly above and below `line` and flush left with it: a block
+        such as the 版头's stack of 份号, 密级 and 内部 (GB/T 9704 §7.2), wherever the page
+        stands in the picture."""
+        box = line.bbox
+        if box is None:
+            return []
+        height = box[3] - box[1]
+        stacked = []
+        for other in self.page.lines:
+            ob = other.bbox
+            if ob is None or other is line:
+                continue
+            gap = max(ob[1] - box[3], box[1] - ob[3])
+            if -height // 2 <= gap <= height * _STACK_GAP and abs(ob[0] - box[0]) <= height:
+                stacked.append(other)
+        return stacked
 
     def field_values(self, label: re.Pattern[str]) -> dict[int, TextLine]:
         """Form fields whose label OCR read as a box of its own (份　号 | 000046): the value

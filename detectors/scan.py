@@ -21,13 +21,13 @@ from detectors.extract import extract_pages, media_kind
 from detectors.extract.base import ExtractContext
 from detectors.fingerprint import KnownDocuments, KnownMatch
 from detectors.fingerprint.page import fingerprint_page
-from detectors.model import BBox, Finding, Page, ScanReport, Verdict
+from detectors.model import Finding, Page, ScanReport, Verdict
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
 from detectors.policy import decide
 from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
-from detectors.vision.screen import find_screen_page, on_screen, page_inside
+from detectors.vision.screen import ScreenPage, find_screen_page, on_screen, page_inside
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,13 @@ class Scanner:
             for page in _timed_iter(extract_pages(data, name, ctx), timings, "extract"):
                 with _timer(timings, "ocr"):
                     self.read(page)
+                    screen = self.read_screen_page(page)
                 with _timer(timings, "detect"):
                     member = _member(page, name)
-                    report.findings += self.detect_page(page, member, report.warnings)
+                    report.findings += self.detect_page(page, member, report.warnings, screen)
                 with _timer(timings, "lookup"):
-                    report.findings += self.known_findings(page, member, report.warnings)
+                    for read in [page] if screen is None else [page, screen.page]:
+                        report.findings += self.known_findings(read, member, report.warnings)
                 report.pages += 0 if page.is_metadata else 1
         except EncryptedContent:
             ctx.encrypted(name)
@@ -126,23 +128,35 @@ class Scanner:
             page.image = prepare_capture(page.image, self.engine, self.config.scan.vision).image
         page.lines = self.engine.read(page.image)
 
-    def detect_page(
-        self, page: Page, member: str | None = None, problems: list[str] | None = None
-    ) -> list[Finding]:
-        """Every detector on one page. A detector that fails is noted in `problems` and the
-        others still run: one odd page must not cost the findings of the rest."""
-        findings = self._detectors(page, member, problems)
-        box = self._screen_page(page)
-        if box is not None:  # what the document page inside a screenshot shows on its own
-            seen = {(f.detector, f.label) for f in findings}
-            inside = self._detectors(page_inside(page, box), member, problems)
-            findings += [on_screen(f, box) for f in inside if (f.detector, f.label) not in seen]
-        return findings
-
-    def _screen_page(self, page: Page) -> BBox | None:
+    def read_screen_page(self, page: Page) -> ScreenPage | None:
+        """The document page inside a screenshot (a file preview, an OA pane, a website), read
+        on its own; None when the picture shows no such page."""
         if not page.is_capture or page.image is None:
             return None
-        return find_screen_page(page.image, page.lines, self.config.scan.vision.screen_page)
+        box = find_screen_page(page.image, page.lines, self.config.scan.vision.screen_page)
+        if box is None:
+            return None
+        inside = page_inside(page, box)
+        self.read(inside)
+        return ScreenPage(box, inside)
+
+    def detect_page(
+        self,
+        page: Page,
+        member: str | None = None,
+        problems: list[str] | None = None,
+        screen: ScreenPage | None = None,
+    ) -> list[Finding]:
+        """Every detector on one page, and on the document page inside it when it is a
+        screenshot. A detector that fails is noted in `problems` and the others still run:
+        one odd page must not cost the findings of the rest."""
+        findings = self._detectors(page, member, problems)
+        if screen is None:
+            return findings
+        # Judged on its own page, a header stands at the page's top; on the whole screen it
+        # stands mid-picture, and the screen's small print was read at the screen's scale.
+        inside = self._detectors(screen.page, member, problems)
+        return _most_confident(findings, [on_screen(f, screen.box) for f in inside])
 
     def _detectors(
         self, page: Page, member: str | None, problems: list[str] | None
@@ -254,6 +268,22 @@ def _known_finding(match: KnownMatch, page: int, member: str | None) -> Finding:
 
 def _member(page: Page, name: str) -> str | None:
     return None if page.source == name else page.source
+
+
+def _most_confident(whole: list[Finding], inside: list[Finding]) -> list[Finding]:
+    """The findings of a screenshot and of the page inside it: per detector and label, those
+    of the reading that was surer of it (the whole screenshot's on a tie)."""
+    keys = dict.fromkeys((f.detector, f.label) for f in [*whole, *inside])
+    kept: list[Finding] = []
+    for key in keys:
+        ours = [f for f in whole if (f.detector, f.label) == key]
+        theirs = [f for f in inside if (f.detector, f.label) == key]
+        kept += ours if _surest(ours) >= _surest(theirs) else theirs
+    return kept
+
+
+def _surest(findings: list[Finding]) -> float:
+    return max((f.confidence for f in findings), default=0.0)
 
 
 def _deduplicated(findings: list[Finding]) -> list[Finding]:

@@ -126,6 +126,22 @@ def test_rule_split_by_a_star_counts(config: ScanConfig) -> None:
     assert finding.details["rule"] and finding.details["organ_mark"]
 
 
+def test_a_pale_rule_counts(config: ScanConfig, official: SynthPage) -> None:
+    """A thin rule photographed off a monitor or out of focus loses its saturation before the
+    organ mark does: it is found in pale red, by the same shape tests."""
+    assert official.mark_box and official.rule_y
+    image = official.image.copy()
+    band = image[official.rule_y - 8 : official.rule_y + 8]
+    band[(band[..., 0] > 150) & (band[..., 1] < 100)] = (236, 160, 160)  # saturation 81
+    lines = [TextLine(ORGAN, bbox=official.mark_box)]
+    (finding,) = detect(config, image, lines)
+    assert finding.details["rule"] and finding.confidence >= config.policy.min_confidence
+    floor = config.scan.red.min_saturation  # no paler red than the strong mask's
+    red = config.scan.red.model_copy(update={"faint_min_saturation": floor})
+    strict = config.model_copy(update={"scan": config.scan.model_copy(update={"red": red})})
+    assert not any(f.details["rule"] for f in detect(strict, image, lines))
+
+
 def test_letter_spaced_organ_mark(config: ScanConfig) -> None:
     (finding,) = detect(config, render_official_page(1240, organ="中 共 广 州 市 委 员 会").image)
     assert finding.details["organ_mark"]

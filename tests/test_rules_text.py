@@ -123,6 +123,20 @@ def test_ambiguous_marking_in_mid_page_is_below_alert_threshold(config: ScanConf
     assert found and all(f.confidence < config.policy.min_confidence for f in found)
 
 
+def test_ambiguous_marking_in_a_marking_block_counts_anywhere(config: ScanConfig) -> None:
+    """A website or a far shot puts the page's 版头 mid-picture: 内部 stacked under a
+    classification marking is a marking there too, and prose beside it is not a block."""
+    above = [(f"正文第{i}行", (150, 200 + 60 * i, 1000, 240 + 60 * i)) for i in range(6)]
+    block = [("机密★1年", (500, 850, 680, 890)), ("内部", (500, 900, 600, 940))]
+    found = handling_marking.detect(context(laid_out_page([*above, *block]), config))
+    assert [(f.label, f.confidence >= config.policy.min_confidence) for f in found] == [
+        ("内部", True)
+    ]
+    prose = [("会议纪要如下", (500, 850, 740, 890)), ("内部", (500, 900, 600, 940))]
+    found = handling_marking.detect(context(laid_out_page([*above, *prose]), config))
+    assert found and all(f.confidence < config.policy.min_confidence for f in found)
+
+
 def test_public_release(config: ScanConfig) -> None:
     assert labels(public_release, ["（此件公开发布）"], config) == [("public_release", 0.9)]
     assert labels(public_release, ["本文件此件公开发布后请各单位执行相关规定"], config) == []

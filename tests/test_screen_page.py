@@ -17,13 +17,16 @@ from vision_synth import BLACK, SANS, font, render_official_page
 
 from detectors import ScanConfig, Scanner
 from detectors.model import BBox, Finding, Page, TextLine
-from detectors.vision.screen import find_screen_page, on_screen, page_inside
+from detectors.vision.screen import ScreenPage, find_screen_page, on_screen, page_inside
 
 
-def preview(ground: tuple[int, int, int], share: float = 0.5) -> tuple[np.ndarray, BBox]:
+def preview(
+    ground: tuple[int, int, int], share: float = 0.5, note: str = ""
+) -> tuple[np.ndarray, BBox]:
     """A 1080x2340 phone screen: bars at top and bottom, the page `share` of the width wide on
-    `ground`; the screen and where the page lies."""
+    `ground`, `note` printed under its marking block; the screen and where the page lies."""
     page = Image.fromarray(render_official_page(1240, body_lines=16).image)
+    ImageDraw.Draw(page).text((165, 315), note, font=font(SANS, 30), fill=BLACK)
     width = round(1080 * share)
     page = page.resize((width, round(page.height * width / page.width)), Image.LANCZOS)
     screen = Image.new("RGB", (1080, 2340), ground)
@@ -82,15 +85,50 @@ def test_white_boxes_without_text_or_too_small_are_no_page(config: ScanConfig) -
     assert find_screen_page(small, lines_in((100, 1000, 300, 1100)), settings) is None
 
 
-def test_a_page_inside_keeps_its_lines_and_findings_go_back_to_the_screen() -> None:
+def test_a_page_inside_is_read_again_and_findings_go_back_to_the_screen() -> None:
     screen = np.zeros((100, 200, 3), np.uint8)
-    inside, outside = TextLine("机密", (60, 30, 90, 40)), TextLine("群聊", (5, 5, 30, 15))
-    page = Page("s.png", 1, [inside, outside], screen, needs_ocr=False, is_capture=True)
+    screen[20:90, 50:150] = 255
+    page = Page("s.png", 1, [TextLine("群聊", (5, 5, 30, 15))], screen, is_capture=True)
     part = page_inside(page, (50, 20, 150, 90))
     assert part.image is not None and part.image.shape[:2] == (70, 100)
-    assert [(ln.text, ln.bbox) for ln in part.lines] == [("机密", (10, 10, 40, 20))]
+    assert bool((part.image == 255).all())
+    assert part.lines == [] and part.needs_ocr and not part.is_capture
     finding = Finding("classification_marking", "机密", 0.9, 1, "机密", bbox=(10, 10, 40, 20))
     assert on_screen(finding, (50, 20, 150, 90)).bbox == (60, 30, 90, 40)
+
+
+def test_the_small_print_of_a_page_in_a_file_preview_is_read(config: ScanConfig) -> None:
+    """At 40% of the screen's width a page's 注意保存 is 10 px high, too small for text
+    detection at the screenshot's scale: the page inside is read again at its own."""
+    screen, truth = preview((237, 237, 237), share=0.4, note="内部  注意保存")
+    out = io.BytesIO()
+    Image.fromarray(screen).save(out, format="PNG")
+    report = Scanner(config).scan(out.getvalue(), "preview.png")
+    found = {f.label: f for f in report.findings if f.detector == "handling_marking"}
+    assert set(found) == {"内部", "注意保存"}
+    for finding in found.values():
+        assert finding.confidence >= config.policy.min_confidence and finding.bbox is not None
+        x0, y0, x1, y1 = finding.bbox
+        assert truth[0] <= x0 < x1 <= truth[2] and truth[1] <= y0 < y1 <= truth[3]
+
+
+def test_the_surer_reading_of_screen_and_page_is_kept(config: ScanConfig) -> None:
+    """内部 mid-screenshot is a word in passing (0.45); at the top of the page inside it is a
+    marking. The page's reading wins, placed on the screen; the screen's own findings stay."""
+    screen = np.full((2340, 1080, 3), 237, np.uint8)
+    box = (270, 380, 810, 1144)
+    text = [TextLine(f"正文第{i}行", (300, 500 + 60 * i, 780, 530 + 60 * i)) for i in range(8)]
+    word = TextLine("内部", (600, 1000, 660, 1030))
+    whole = Page("s.png", 1, [*text, word], screen, is_capture=True)
+    inside = Page("s.png", 1, [TextLine("内部", (30, 40, 90, 70))], screen[380:1144, 270:810])
+    scanner = Scanner(config)
+    alone = scanner.detect_page(whole)
+    [passing] = [f for f in alone if f.detector == "handling_marking"]
+    assert passing.confidence < config.policy.min_confidence
+    merged = scanner.detect_page(whole, screen=ScreenPage(box, inside))
+    [marking] = [f for f in merged if f.detector == "handling_marking"]
+    assert marking.confidence >= config.policy.min_confidence
+    assert marking.bbox == (300, 420, 360, 450)
 
 
 def test_the_red_header_of_a_page_in_a_file_preview_is_seen(config: ScanConfig) -> None:

@@ -64,6 +64,15 @@ def test_finds_the_page_in_a_photo(config: ScanConfig, page: np.ndarray) -> None
     assert np.abs(quad - corners).max() < 0.02 * max(PHOTO)
 
 
+def test_finds_the_page_of_a_far_shot(config: ScanConfig, page: np.ndarray) -> None:
+    """Taken across a desk or a meeting table, the page is an eighth of the photo."""
+    photo, corners = photograph(page, PHOTO, seed=3, fill=0.35)
+    assert cv2.contourArea(corners.astype(np.float32)) < 0.15 * PHOTO[0] * PHOTO[1]
+    quad = find_page(photo, config.scan.vision)
+    assert quad is not None
+    assert np.abs(quad - corners).max() < 0.02 * max(PHOTO)
+
+
 def test_photo_sideways_in_warm_light_is_straightened_turned_and_read(
     config: ScanConfig, engine: OcrEngine, page: np.ndarray
 ) -> None:

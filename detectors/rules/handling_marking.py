@@ -101,7 +101,9 @@ def _line_findings(
     # full stop after it. A marking stands alone, without a sentence's end.
     wrapped = rest > 0 and text.endswith(_SENTENCE_END)
     if (notes or tokens) and rest <= max_extra and not wrapped:
-        return [_marking(ctx, line, m.group(0).strip("()[]【】〔〕<>《》")) for m in notes + tokens]
+        block = _in_marking_block(ctx, line, patterns)
+        words = [m.group(0).strip("()[]【】〔〕<>《》") for m in notes + tokens]
+        return [_marking(ctx, line, word, block) for word in words]
     draft = patterns.draft_suffix.match(text)
     if draft and _is_title(draft.group("title")):
         return [ctx.finding(NAME, draft.group("draft"), 0.9, line.text.strip(), line.bbox)]
@@ -135,8 +137,19 @@ def _is_title(text: str) -> bool:
     return TITLE_END.search(text) is not None
 
 
-def _marking(ctx: PageContext, line: TextLine, word: str) -> Finding:
-    where_markings_stand = ctx.in_top_zone(line) or ctx.in_bottom_zone(line)
+def _in_marking_block(ctx: PageContext, line: TextLine, patterns: _Patterns) -> bool:
+    """Whether `line` is stacked with a line of a classification marking, 份号 or 紧急程度
+    only: a marking block, even where the page stands mid-picture (a website, a far shot)."""
+    for other in ctx.stacked_with(line):
+        text = normalize(other.text)
+        spans = [m.span() for m in patterns.companions.finditer(text)]
+        if spans and leftover(text, spans) == 0:
+            return True
+    return False
+
+
+def _marking(ctx: PageContext, line: TextLine, word: str, in_block: bool) -> Finding:
+    where_markings_stand = in_block or ctx.in_top_zone(line) or ctx.in_bottom_zone(line)
     if word in _AMBIGUOUS:
         confidence = 0.9 if where_markings_stand else 0.45
     else:

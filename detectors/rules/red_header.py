@@ -141,7 +141,9 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     glyph = _tallest_line(ctx)
     if _red_grid(mask, glyph) and _red_grid(area, glyph):
         return _Outcome([], "grid")
-    rule = _find_rule(band, left, right, height, settings)
+    rule = _find_rule(band, left, right, height, settings) or _faint_rule(
+        ctx, len(band), left, right, settings
+    )
     above = band if rule is None else band[: rule.bbox[1]]
     mark = _find_mark(above, left, right, height, settings) or _text_mark(ctx, len(above), settings)
     if rule is None and mark is None:
@@ -302,6 +304,18 @@ def _find_rule(
     if partner:
         return _Rule(_union([lowest, partner[-1]]), double=True)
     return _Rule(lowest)
+
+
+def _faint_rule(
+    ctx: PageContext, band_height: int, left: int, right: int, settings: RedHeaderSettings
+) -> _Rule | None:
+    """The rule in pale red, by the same tests: a thin rule loses its saturation to blur, and
+    a monitor's moiré breaks it into dashes at the strong threshold."""
+    faint = ctx.faint_red_mask
+    if faint is None:
+        return None
+    mask = faint.view(np.uint8)
+    return _find_rule(mask[:band_height], left, right, _page_height(mask), settings)
 
 
 def _segment(part: npt.NDArray[np.bool_], box: BBox) -> _Segment:

@@ -18,7 +18,6 @@ import numpy.typing as npt
 from detectors.config import SealSettings
 from detectors.context import PageContext
 from detectors.model import BBox, Finding
-from detectors.vision.color import red_mask
 from detectors.vision.geometry import Contour, components, contours_of
 
 NAME = "seal"
@@ -75,8 +74,8 @@ class _Seal:
 
 
 def detect(ctx: PageContext) -> list[Finding]:
-    mask, image = ctx.red_mask, ctx.page.image
-    if mask is None or image is None:
+    mask = ctx.red_mask
+    if mask is None:
         return []
     settings = ctx.config.scan.seal
     strong = mask.view(np.uint8)
@@ -84,9 +83,9 @@ def detect(ctx: PageContext) -> list[Finding]:
     if not seals:
         # Seal ink is often faded or pale: a looser red, judged by the same shape tests, where
         # it adds enough red to make a seal.
-        red = ctx.config.scan.red
-        loose = red.model_copy(update={"min_saturation": red.faint_min_saturation})
-        faint = red_mask(image, loose).view(np.uint8)
+        pale = ctx.faint_red_mask
+        assert pale is not None  # the page has an image: it has a red mask
+        faint = pale.view(np.uint8)
         if _ring_pixels(faint, settings) >= _FAINT_GAIN * _ring_pixels(strong, settings) + 1:
             seals = find_seals(faint, settings)
     return [

@@ -13,7 +13,7 @@ tilted outline and rejects upright rectangles because on a photo they are interf
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -21,6 +21,15 @@ import numpy as np
 from detectors.config import ScreenPageSettings
 from detectors.model import BBox, Finding, Page, RgbImage, TextLine
 from detectors.vision.geometry import contours_of, scale_to_max_side
+
+
+@dataclass(frozen=True)
+class ScreenPage:
+    """The document page found inside a screenshot, and where it lies on the screen."""
+
+    box: BBox
+    page: Page
+
 
 _FIND_MAX_SIDE = 800
 """The screenshot is searched at this long side: app bars and page margins stay several
@@ -81,17 +90,13 @@ def _within(inner: BBox, outer: BBox) -> bool:
 
 
 def page_inside(page: Page, box: BBox) -> Page:
-    """The part of a page image inside `box` as a page of its own: the image cropped, the
-    lines whose centre lies inside moved with it."""
+    """The part of a page image inside `box` as a page of its own, to be read again: the
+    screenshot's text detection saw the page's small print at the screen's scale, where a
+    file preview's 份号 or 注意保存 is a few pixels high."""
     assert page.image is not None
     x0, y0, x1, y1 = box
-    lines = [
-        replace(line, bbox=(b[0] - x0, b[1] - y0, b[2] - x0, b[3] - y0))
-        for line in page.lines
-        if (b := line.bbox) is not None and _within(b, box)
-    ]
     image = np.ascontiguousarray(page.image[y0:y1, x0:x1])
-    return replace(page, lines=lines, image=image)
+    return replace(page, lines=[], image=image, needs_ocr=True, is_capture=False)
 
 
 def on_screen(finding: Finding, box: BBox) -> Finding:
