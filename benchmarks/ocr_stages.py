@@ -31,7 +31,7 @@ from detectors.model import Page
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
 from detectors.ocr.layout import plan_recognition
-from detectors.ocr.rapid import RapidOcrEngine
+from detectors.ocr.ppocr import PpOcrEngine
 from detectors.rules import red_header, seal
 from detectors.vision.capture import (
     estimate_skew,
@@ -112,7 +112,7 @@ def run_engine(engine: OcrEngine, config: ScanConfig, ocr: OcrSettings, items: l
     for sample in items:
         run.totals.append(0.0)
         image = _prepare(run, engine, config, sample) if sample.capture else sample.image
-        if isinstance(engine, RapidOcrEngine):
+        if isinstance(engine, PpOcrEngine):
             boxes = run.time("det", partial(engine.detect, image, ocr.det_max_side))
             plan = plan_recognition(boxes, image.shape[0], ocr)
             run.chars[sample.name] = round(sum(line.box.chars for line in plan))

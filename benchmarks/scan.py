@@ -65,9 +65,14 @@ def _init(engine: str, config: ScanConfig) -> None:
 
 def _scan_one(item: dict[str, Any]) -> tuple[ItemResult, float]:
     assert _scanner is not None
-    report = _scanner.scan_path(item["path"])
-    names = fired(report.findings, _scanner.config.policy.min_confidence)
-    result = ItemResult(
+    return scan_item(_scanner, item), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def scan_item(scanner: Scanner, item: dict[str, Any]) -> ItemResult:
+    """One corpus item scanned: what fired, the verdict and the time it took."""
+    report = scanner.scan_path(item["path"])
+    names = fired(report.findings, scanner.config.policy.min_confidence)
+    return ItemResult(
         path=item["path"],
         expect=item["expect"],
         uncertain=item.get("uncertain", []),
@@ -77,7 +82,6 @@ def _scan_one(item: dict[str, Any]) -> tuple[ItemResult, float]:
         error=report.error,
         ms=report.timings_ms["total"],
     )
-    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_engine(engine: str, items: list[dict[str, Any]], workers: int) -> EngineRun:
@@ -165,7 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--held-out-fonts", type=Path, metavar="DIR", help=HELD_OUT_HELP)
+    parser.add_argument(
+        "--compare",
+        metavar="ENGINES",
+        help="engines side by side in one process on one core (benchmarks/engines.py), "
+        "e.g. rapidocr,rapidocr3; README.md is left alone",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="an evenly spread subset of this many items"
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        return _compare(args)
     if args.model == 2:
         return _model2(args)
     args.positives = 270 if args.positives is None else args.positives
@@ -196,10 +211,41 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _model2(args: argparse.Namespace) -> int:
+def _compare(args: argparse.Namespace) -> int:
+    if args.model == 2:
+        items = _model2_items(args)
+        what = (
+            f"Second page model, seed {args.seed} (`python -m tests.corpus2`, generator's numbers)"
+        )
+    else:
+        positives = 270 if args.positives is None else args.positives
+        negatives = 160 if args.negatives is None else args.negatives
+        name = f"corpus-{args.seed}-{positives}-{negatives}"
+        items = _corpus(OUT / name, args.seed, positives, negatives)
+        what = f"First page model, seed {args.seed} (`python -m tests.corpus`)"
+    total = len(items)
+    if args.limit:
+        items = _spread(items, args.limit)
+    note = (
+        f"{what}: {len(items)} of {total} items, evenly spread; every engine in one process "
+        "on one core, item by item in turn."
+    )
+    from benchmarks import engines  # it imports this module
+
+    print(engines.compare(args.compare.split(","), items, OUT, args.model, note))
+    return 0
+
+
+def _model2_items(args: argparse.Namespace) -> list[dict[str, Any]]:
     positives = scan_model2.POSITIVES if args.positives is None else args.positives
     negatives = scan_model2.NEGATIVES if args.negatives is None else args.negatives
-    items = scan_model2.corpus(OUT, args.seed, positives, negatives)
+    return scan_model2.corpus(OUT, args.seed, positives, negatives)
+
+
+def _model2(args: argparse.Namespace) -> int:
+    items = _model2_items(args)
+    if args.limit:
+        items = _spread(items, args.limit)
     for engine in (args.engines or "rapidocr").split(","):
         run = run_engine(engine, items, args.workers)
         rows = [

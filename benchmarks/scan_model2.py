@@ -44,7 +44,7 @@ def _judged(row: Row, name: str) -> bool:
     return name not in row.get("uncertain", ())
 
 
-def _ratio(hits: int, total: int) -> str:
+def ratio_cell(hits: int, total: int) -> str:
     return f"{hits / total:.2f} ({total})" if total else "–"
 
 
@@ -66,11 +66,11 @@ def detector_counts(rows: Iterable[Row], name: str) -> tuple[int, int, int]:
     return tp, fn, fp
 
 
-def _recall(tp: int, fn: int) -> str:
+def recall_cell(tp: int, fn: int) -> str:
     return f"{tp / (tp + fn):.2f}" if tp + fn else "–"
 
 
-def _precision(tp: int, fp: int) -> str:
+def precision_cell(tp: int, fp: int) -> str:
     return f"{tp / (tp + fp):.2f}" if tp + fp else "–"
 
 
@@ -99,8 +99,8 @@ def matrix(positives: list[Row]) -> list[str]:
     for form in (*FORMS, "all"):
         rows = positives if form == "all" else by_form.get(form, [])
         by_scene = _group(rows, _scene)
-        cells = [_ratio(*alert_recall(by_scene.get(s, []))) for s in SCENES]
-        lines.append(f"| {form} | " + " | ".join(cells) + f" | {_ratio(*alert_recall(rows))} |")
+        cells = [ratio_cell(*alert_recall(by_scene.get(s, []))) for s in SCENES]
+        lines.append(f"| {form} | " + " | ".join(cells) + f" | {ratio_cell(*alert_recall(rows))} |")
     return lines
 
 
@@ -120,12 +120,12 @@ def breakdown(
         tp, fn, _ = detector_counts(group, "red_header")
         rtp, _, rfp = detector_counts(all_groups.get(name, group), "red_header")
         recalls = [
-            _recall(*detector_counts(group, d)[:2])
+            recall_cell(*detector_counts(group, d)[:2])
             for d in ("classification_marking", "handling_marking", "document_header")
         ]
         lines.append(
-            f"| {name} | {_ratio(*alert_recall(group))} | {_recall(tp, fn)} | "
-            f"{_precision(rtp, rfp)} | " + " | ".join(recalls) + " |"
+            f"| {name} | {ratio_cell(*alert_recall(group))} | {recall_cell(tp, fn)} | "
+            f"{precision_cell(rtp, rfp)} | " + " | ".join(recalls) + " |"
         )
     return lines
 
@@ -134,7 +134,7 @@ def detectors_table(rows: list[Row]) -> list[str]:
     lines = ["| detector | recall | precision | support |", "|---|---|---|---|"]
     for name in DETECTORS:
         tp, fn, fp = detector_counts(rows, name)
-        lines.append(f"| {name} | {_recall(tp, fn)} | {_precision(tp, fp)} | {tp + fn} |")
+        lines.append(f"| {name} | {recall_cell(tp, fn)} | {precision_cell(tp, fp)} | {tp + fn} |")
     return lines
 
 
@@ -154,8 +154,9 @@ def negatives_summary(rows: list[Row]) -> list[str]:
     ]
 
 
-def failures(rows: list[Row]) -> list[str]:
-    """One line per item that went wrong: a missed alert, a missed or extra detector."""
+def failures(rows: list[Row], label: Callable[[Row], str] | None = None) -> list[str]:
+    """One line per item that went wrong: a missed alert, a missed or extra detector. Items are
+    named by `label` (default: the file name)."""
     out = []
     for r in rows:
         judged = [n for n in DETECTORS if _judged(r, n)]
@@ -166,8 +167,9 @@ def failures(rows: list[Row]) -> list[str]:
         )
         false_alert = r["negative"] and r["verdict"] != "clean"
         if missed or extra or alert_missed or false_alert:
+            name = label(r) if label else Path(r["path"]).name
             out.append(
-                f"{Path(r['path']).name}: verdict={r['verdict']} missed={missed} extra={extra}"
+                f"{name}: verdict={r['verdict']} missed={missed} extra={extra}"
                 f" fired={sorted(r['fired'])}"
                 + (" ALERT-MISSED" if alert_missed else "")
                 + (" FALSE-ALERT" if false_alert else "")

@@ -37,6 +37,7 @@ from bot.templates import Templates, load_templates
 from bot.web.commands import console_command, users_group
 from detectors import ConfigError, ScanConfig, Scanner, ScanReport, Verdict, load_config
 from detectors.fingerprint.page import registration_config
+from detectors.ocr import ENGINES
 
 ERROR_VERDICT = "error"
 """`scan`'s verdict for a file it could not read and found nothing in: not "clean"."""
@@ -59,9 +60,7 @@ def main() -> None:
 @main.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
-@click.option(
-    "--engine", type=click.Choice(["rapidocr", "tesseract"]), help="OCR engine (default: config)."
-)
+@click.option("--engine", type=click.Choice(ENGINES), help="OCR engine (default: config).")
 @click.option("--recursive", "-r", is_flag=True, help="Descend into sub-folders.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, help="Worker processes.")
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path))

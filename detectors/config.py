@@ -40,7 +40,7 @@ class Limits(_Frozen):
 
 
 class OcrSettings(_Frozen):
-    engine: Literal["rapidocr", "tesseract"]
+    engine: Literal["rapidocr", "rapidocr3", "tesseract"]
     threads: int = Field(ge=1)
     det_max_side: int = Field(ge=320)
     rec_char_budget: int = Field(ge=50)

@@ -44,6 +44,10 @@ TARGET=".[dev]"
 if [ "${1:-}" = "--no-dev" ]; then TARGET="."; fi
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-cache-dir -e "$TARGET"
 
+# Both RapidOCR lines (rapidocr-onnxruntime 1.4.4, rapidocr 3.10.0) load their models from
+# their own wheels by path: the bot runs offline, and rapidocr 3 would fetch a missing model.
+"$PYTHON" -c "from detectors.ocr.rapid3 import model_paths; model_paths()"
+
 # The offline Wechaty puppet-service server the WeChat tests run against (tests/harness/, npm
 # packages pinned in its package.json and package-lock.json); only development installs need it.
 # `npm install`, not `npm ci`: optional platform packages of the lock file may be unavailable.

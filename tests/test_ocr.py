@@ -7,11 +7,12 @@ Model-backed tests are few and share one engine and one page per module: each re
 from __future__ import annotations
 
 import re
+import socket
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from vision_synth import MARKING, ORGAN, SANS, font, render_official_page
+from vision_synth import MARKING, ORGAN, SANS, TITLE, font, render_official_page
 
 from detectors import ScanConfig, TextLine
 from detectors.config import OcrSettings
@@ -21,6 +22,7 @@ from detectors.ocr.layout import (
     FULL,
     Budget,
     Priority,
+    ReadMode,
     TextBox,
     fast_mode,
     plan_recognition,
@@ -50,22 +52,57 @@ def rapid(config: ScanConfig) -> OcrEngine:
 
 
 @pytest.fixture(scope="module")
+def rapid3(config: ScanConfig) -> OcrEngine:
+    return create_engine(config.scan.ocr, "rapidocr3")
+
+
+@pytest.fixture(scope="module")
 def tesseract(config: ScanConfig) -> OcrEngine:
     return create_engine(config.scan.ocr, "tesseract")
+
+
+RAPID_FIXTURES = {"rapidocr": "rapid", "rapidocr3": "rapid3", "tesseract": "tesseract"}
 
 
 # Engines.
 
 
-def test_create_engine_by_name(config: ScanConfig, rapid: OcrEngine) -> None:
+def test_create_engine_by_name(config: ScanConfig, rapid: OcrEngine, rapid3: OcrEngine) -> None:
     assert rapid.name == "rapidocr"
+    assert rapid3.name == "rapidocr3"
     assert create_engine(config.scan.ocr, "tesseract").name == "tesseract"
     assert create_engine(config.scan.ocr).name == config.scan.ocr.engine
     with pytest.raises(ValueError, match="unknown OCR engine"):
         create_engine(config.scan.ocr, "paddle")
 
 
-def test_rapidocr_reads_the_header_in_reading_order(rapid: OcrEngine, page: np.ndarray) -> None:
+def test_rapidocr3_reads_a_rendered_chinese_line(rapid3: OcrEngine) -> None:
+    """PP-OCRv6 small, from the `rapidocr` 3 wheel, next to the 1.4 package."""
+    image = Image.new("RGB", (1240, 300), "white")
+    ImageDraw.Draw(image).text((120, 120), TITLE, font=font(SANS, 44), fill="black")
+    lines = rapid3.read(np.asarray(image))
+    assert compact(lines) == [TITLE]
+    assert lines[0].confidence >= 0.9
+
+
+def test_rapidocr3_loads_without_the_network(
+    config: ScanConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot runs offline: models and the character list come from the wheel, by path."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"network connection attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert create_engine(config.scan.ocr, "rapidocr3").name == "rapidocr3"
+
+
+@pytest.mark.parametrize("engine_name", ["rapidocr", "rapidocr3"])
+def test_rapidocr_reads_the_header_in_reading_order(
+    engine_name: str, request: pytest.FixtureRequest, page: np.ndarray
+) -> None:
+    rapid: OcrEngine = request.getfixturevalue(RAPID_FIXTURES[engine_name])
     lines = rapid.read(page)
     texts = compact(lines)
     assert MARKING in texts  # the ★ survives
@@ -93,8 +130,12 @@ def test_rapidocr_budget_reads_the_header_first(config: ScanConfig, page: np.nda
     assert sum(len(t) for t in texts) <= 160
 
 
-def test_rapidocr_reads_digits_right_in_a_list(rapid: OcrEngine) -> None:
+@pytest.mark.parametrize("engine_name", ["rapidocr", "rapidocr3"])
+def test_rapidocr_reads_digits_right_in_a_list(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
     """Rows below the header are read fast first; rows with digits are read again in full."""
+    rapid: OcrEngine = request.getfixturevalue(RAPID_FIXTURES[engine_name])
     image = Image.new("RGB", (1240, 1754), "white")
     draw = ImageDraw.Draw(image)
     rows = [f"张{i}  11010119900307{1230 + i}  1380013{8000 + i * 111}" for i in range(8)]
@@ -117,23 +158,25 @@ def test_tesseract_reads_the_header(config: ScanConfig, page: np.ndarray, lang: 
         assert any(re.fullmatch(DOC_NUMBER_STEM + "[号5]", t) for t in texts), texts
 
 
-@pytest.mark.parametrize("engine_name", ["rapidocr", "tesseract"])
+@pytest.mark.parametrize("engine_name", ["rapidocr", "rapidocr3", "tesseract"])
 def test_orientation_turns_the_page_upright(
     engine_name: str, request: pytest.FixtureRequest, page: np.ndarray
 ) -> None:
-    engine: OcrEngine = request.getfixturevalue(
-        "rapid" if engine_name == "rapidocr" else "tesseract"
-    )
+    engine: OcrEngine = request.getfixturevalue(RAPID_FIXTURES[engine_name])
     for quarter_turns_ccw in range(4):
         turned = np.ascontiguousarray(np.rot90(page, quarter_turns_ccw))
         assert engine.orientation(turned) == 90 * quarter_turns_ccw
 
 
-def test_orientation_of_a_blank_image_is_zero(rapid: OcrEngine, tesseract: OcrEngine) -> None:
+def test_orientation_of_a_blank_image_is_zero(
+    rapid: OcrEngine, rapid3: OcrEngine, tesseract: OcrEngine
+) -> None:
     blank = np.full((400, 300, 3), 255, np.uint8)
     assert rapid.orientation(blank) == 0
+    assert rapid3.orientation(blank) == 0
     assert tesseract.orientation(blank) == 0
     assert rapid.read(blank) == []
+    assert rapid3.read(blank) == []
 
 
 # Layout, without models.
@@ -168,6 +211,11 @@ def test_plan_puts_header_short_lines_and_colophon_before_body(config: ScanConfi
     assert plan[0].mode == FULL  # the header is read at full size
     assert all(line.mode == fast_mode(settings) for line in plan[1:])
     assert plan[1].cost < plan[1].box.chars  # fast reading costs less than full size
+    # A recogniser of one input height (PP-OCRv6: 48 px) is only narrowed.
+    narrow = ReadMode(FULL.height, settings.fast_rec_squeeze)
+    narrowed = plan_recognition(boxes, 1400, settings, fast=narrow)
+    assert narrowed[0].mode == FULL and all(line.mode == narrow for line in narrowed[1:])
+    assert plan[1].cost < narrowed[1].cost < narrowed[1].box.chars
 
 
 def test_budget_skips_what_does_not_fit() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from detectors.config import OcrSettings
 from detectors.ocr.base import OcrEngine
 
-ENGINES = ("rapidocr", "tesseract")
+ENGINES = ("rapidocr", "rapidocr3", "tesseract")
 
 
 def create_engine(settings: OcrSettings, name: str | None = None) -> OcrEngine:
@@ -16,6 +16,10 @@ def create_engine(settings: OcrSettings, name: str | None = None) -> OcrEngine:
         from detectors.ocr.rapid import RapidOcrEngine
 
         return RapidOcrEngine(settings)
+    if chosen == "rapidocr3":
+        from detectors.ocr.rapid3 import RapidOcr3Engine
+
+        return RapidOcr3Engine(settings)
     if chosen == "tesseract":
         from detectors.ocr.tesseract import TesseractEngine
 

@@ -112,17 +112,22 @@ class PlannedLine:
 
 
 def plan_recognition(
-    boxes: Sequence[TextBox], page_height: int, settings: OcrSettings
+    boxes: Sequence[TextBox],
+    page_height: int,
+    settings: OcrSettings,
+    *,
+    fast: ReadMode | None = None,
 ) -> list[PlannedLine]:
     """Every line, most needed first: by priority, then in reading order.
 
-    The top band is read at full size, everything else in the fast mode first.
+    The top band is read at full size, everything else in the fast mode first (`fast`, by
+    default `fast_mode(settings)`: an engine whose recogniser takes one height only narrows).
     """
     ordered = reading_order(boxes, lambda b: b.bbox)
     ranked = sorted(
         enumerate(ordered), key=lambda item: (priority(item[1], page_height, settings), item[0])
     )
-    fast = fast_mode(settings)
+    fast = fast or fast_mode(settings)
     return [
         PlannedLine(box, FULL if priority(box, page_height, settings) is Priority.TOP else fast)
         for _, box in ranked

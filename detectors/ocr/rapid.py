@@ -1,23 +1,14 @@
-"""RapidOCR (PP-OCRv4 detection and recognition, PP-OCR mobile direction classifier).
+"""RapidOCR 1.4 (PP-OCRv4 detection and recognition, PP-OCR mobile direction classifier).
 
-The models ship inside the `rapidocr_onnxruntime` wheel. Its pipeline class is not used as
-is: this engine calls the three models itself so that detection runs on a small copy of the
-page and recognition reads crops of the full-resolution page under a character budget.
-Recognition costs ~3.7 ms per character at full size on one core, in proportion to the
-input's height x width: lines outside the header are first read smaller and narrowed
-(0.4 of the time, the same accuracy on CJK text), and read again at full size when they
-come back with digits or Latin (narrowed, "1000" reads "10") or with low confidence.
+The models ship inside the `rapidocr_onnxruntime` wheel; the pipeline around them is
+`detectors.ocr.ppocr`, shared with the PP-OCRv6 engine (`rapid3.py`).
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 import rapidocr_onnxruntime
@@ -27,131 +18,33 @@ from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
 from rapidocr_onnxruntime.utils import read_yaml
 
 from detectors.config import OcrSettings
-from detectors.model import RgbImage, TextLine
-from detectors.ocr.layout import (
-    FULL,
-    Budget,
-    PlannedLine,
-    ReadMode,
-    TextBox,
-    plan_recognition,
-    reading_order,
-    text_box,
-)
-from detectors.vision.geometry import rotate_quarter, scale_to_max_side, warp_quad
-
-_REC_MIN_WIDTH = 64
-"""RapidOCR pads every crop to 320 px; short crops read as well at their own width, faster."""
-_RETRY_BELOW = 0.85
-"""A fast-read line read with less confidence than this is read again at full size."""
-_NOT_CJK = re.compile(r"[0-9A-Za-z]")
-"""Digits and Latin are narrow: squeezed, repeated digits merge ("1000" → "10")."""
-_ORIENTATION_LINES = 8
-_ORIENTATION_PIECES_PER_LINE = 3
-_CLS_PIECE_CHARS = 4
-"""The direction classifier's input is 4:1 (192 x 48): longer crops would be squashed."""
-_CLS_SURE = 0.2
-"""The classifier's mean vote must be this far from even; else the recogniser decides."""
-_REC_CHECK_PIECES = 4
+from detectors.ocr.ppocr import PpOcrEngine, Quads, Votes
 
 
-class RapidOcrEngine:
-    """OCR with the PP-OCR models through onnxruntime; create once, reuse for every page."""
+class RapidOcrEngine(PpOcrEngine):
+    """PP-OCRv4 through `rapidocr_onnxruntime`; create once, reuse for every page."""
 
     name = "rapidocr"
 
     def __init__(self, settings: OcrSettings) -> None:
-        # OpenCV's own thread pool would compete with onnxruntime's for the worker's cores.
-        cv2.setNumThreads(settings.threads)
+        super().__init__(settings)
         config = _model_config(settings.threads)
-        self._settings = settings
         self._det = TextDetector(config["Det"])
         self._cls = TextClassifier(config["Cls"])
         self._rec = TextRecognizer(config["Rec"])
 
-    def read(self, image: RgbImage) -> list[TextLine]:
-        boxes = self.detect(image, self._settings.det_max_side)
-        plan = plan_recognition(boxes, image.shape[0], self._settings)
-        bgr = np.ascontiguousarray(image[..., ::-1])
-        budget = Budget(self._settings.rec_char_budget)
-        lines = []
-        for line in plan:
-            if not budget.take(line.cost):
-                continue
-            text, score = self._read_line(_crop(bgr, line.box), line, budget)
-            if text and score >= self._settings.min_line_confidence:
-                box = line.box
-                lines.append(TextLine(text, bbox=box.bbox, confidence=score, slope=box.slope))
-        return reading_order(lines, lambda line: line.bbox)
+    def _detect_quads(self, bgr: npt.NDArray[np.uint8]) -> Quads | None:
+        quads, _ = self._det(bgr)
+        return quads
 
-    def _read_line(
-        self, crop: npt.NDArray[np.uint8], line: PlannedLine, budget: Budget
-    ) -> tuple[str, float]:
-        """Text and confidence of one line; a doubtful fast reading is redone at full size.
-
-        Redone at once, before more lines are read: a line read right is worth more than
-        another line read wrong (an ID number with merged digits is no ID number).
-        """
-        text, score = self._recognize(crop, line.mode)
-        if line.mode != FULL and _needs_full_size(text, score) and budget.take(line.box.chars):
-            text, score = self._recognize(crop, FULL)
-        return text.strip(), score
-
-    def orientation(self, image: RgbImage) -> int:
-        """Quarter turn from the shape of detected lines, half turn from the direction model.
-
-        Lines on a page turned sideways are detected as tall boxes. The direction classifier
-        then says, for pieces of the longest lines turned to horizontal, whether they are
-        upside down.
-        """
-        boxes = self.detect(image, self._settings.orientation_max_side)
-        if len(boxes) < 2:
-            return 0
-        across = sum(b.width for b in boxes if not b.vertical and b.chars >= 2)
-        down = sum(b.width for b in boxes if b.vertical)
-        sideways = down > 2 * across
-        bgr = np.ascontiguousarray(image[..., ::-1])
-        longest = sorted(boxes, key=lambda b: b.width, reverse=True)[:_ORIENTATION_LINES]
-        pieces = [
-            piece
-            for box in longest
-            if box.vertical == sideways
-            for piece in _cls_pieces(_crop(bgr, box, turn_vertical=False), sideways)
-        ]
-        upside_down = self._upside_down(pieces)
-        if sideways:
-            return 270 if upside_down else 90
-        return 180 if upside_down else 0
-
-    def detect(self, image: RgbImage, max_side: int) -> list[TextBox]:
-        """Line boxes found on a copy of the image scaled to `max_side`, in image pixels."""
-        small, scale = scale_to_max_side(image, max_side)
-        quads, _ = self._det(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-        if quads is None or len(quads) == 0:
-            return []
-        height, width = image.shape[:2]
-        return [text_box(np.asarray(q, dtype=np.float32) / scale, width, height) for q in quads]
-
-    def _recognize(self, crop: npt.NDArray[np.uint8], mode: ReadMode) -> tuple[str, float]:
-        batch = _rec_input(crop, mode)
+    def _recognize_batch(self, batch: npt.NDArray[np.float32]) -> tuple[str, float]:
         preds = self._rec.session(batch)[0]
         text, score = self._rec.postprocess_op(preds)[0]
         return str(text), float(score)
 
-    def _upside_down(self, pieces: Sequence[npt.NDArray[np.uint8]]) -> bool:
-        """Whether the pieces of text are upside down: the direction model's vote, or when
-        it is unsure (blur, moiré, perspective), which way the recogniser reads them better.
-        """
-        if not pieces:
-            return False
-        _, votes, _ = self._cls(list(pieces))
-        share = float(np.mean([s if label == "180" else 1.0 - s for label, s in votes]))
-        if abs(share - 0.5) >= _CLS_SURE:
-            return share > 0.5
-        sample = pieces[:_REC_CHECK_PIECES]
-        upright = np.mean([self._recognize(p, FULL)[1] for p in sample])
-        turned = np.mean([self._recognize(rotate_quarter(p, 180), FULL)[1] for p in sample])
-        return bool(turned > upright)
+    def _classify(self, pieces: list[npt.NDArray[np.uint8]]) -> Votes:
+        _, votes, _ = self._cls(pieces)
+        return [(str(label), float(score)) for label, score in votes]
 
 
 def _model_config(threads: int) -> dict[str, Any]:
@@ -165,45 +58,3 @@ def _model_config(threads: int) -> dict[str, Any]:
     # Detection input is scaled by the engine; "max" keeps the detector from enlarging it.
     config["Det"]["limit_type"] = "max"
     return config
-
-
-def _crop(
-    bgr: npt.NDArray[np.uint8], box: TextBox, *, turn_vertical: bool = True
-) -> npt.NDArray[np.uint8]:
-    """The line straightened out of the page; vertical lines turned to read left to right."""
-    quad = box.quad
-    width, height = (box.height, box.width) if box.vertical else (box.width, box.height)
-    crop = warp_quad(bgr, quad, max(1, round(width)), max(1, round(height)))
-    if box.vertical and turn_vertical:
-        crop = rotate_quarter(crop, 270)
-    return crop
-
-
-def _cls_pieces(crop: npt.NDArray[np.uint8], sideways: bool) -> list[npt.NDArray[np.uint8]]:
-    """A few 4-character windows of a line, turned to horizontal if the page lies sideways."""
-    line = rotate_quarter(crop, 90) if sideways else crop
-    height, width = line.shape[:2]
-    step = min(width, _CLS_PIECE_CHARS * height)
-    return [line[:, x : x + step] for x in range(0, width - step + 1, step)][
-        :_ORIENTATION_PIECES_PER_LINE
-    ]
-
-
-def _rec_input(crop: npt.NDArray[np.uint8], mode: ReadMode) -> npt.NDArray[np.float32]:
-    """One crop as the recogniser's (1, 3, H, W) input, W a multiple of 8."""
-    height, width = crop.shape[:2]
-    target = max(8, math.ceil(mode.height * width / max(height, 1) * mode.squeeze))
-    shrink = target < width or height > mode.height
-    resized = cv2.resize(
-        crop,
-        (target, mode.height),
-        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-    )
-    padded_width = max(_REC_MIN_WIDTH, (target + 7) // 8 * 8)
-    batch = np.zeros((1, 3, mode.height, padded_width), dtype=np.float32)
-    batch[0, :, :, :target] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-    return batch
-
-
-def _needs_full_size(text: str, score: float) -> bool:
-    return score < _RETRY_BELOW or _NOT_CJK.search(text) is not None

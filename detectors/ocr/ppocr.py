@@ -1,0 +1,216 @@
+"""The PP-OCR pipeline shared by the RapidOCR engines (`rapid.py`: PP-OCRv4 through
+`rapidocr_onnxruntime` 1.4; `rapid3.py`: PP-OCRv6 small through `rapidocr` 3.x).
+
+Neither package's pipeline class is used as is: an engine calls the three models (text
+detection, line recognition, direction classifier) itself so that detection runs on a small
+copy of the page and recognition reads crops of the full-resolution page under a character
+budget. A subclass only loads its package's models and calls them (`_detect_quads`,
+`_recognize_batch`, `_classify`); everything else is here.
+
+Recognition costs ~3.7 ms per character at full size on one core, in proportion to the
+input's height x width: lines outside the header are first read smaller and narrowed
+(0.4 of the time, the same accuracy on CJK text), and read again at full size when they
+come back with digits or Latin (narrowed, "1000" reads "10") or with low confidence. A
+recogniser whose input height is fixed (PP-OCRv6: 48 px) is only narrowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detectors.config import OcrSettings
+from detectors.model import RgbImage, TextLine
+from detectors.ocr.layout import (
+    FULL,
+    Budget,
+    PlannedLine,
+    ReadMode,
+    TextBox,
+    fast_mode,
+    plan_recognition,
+    reading_order,
+    text_box,
+)
+from detectors.vision.geometry import rotate_quarter, scale_to_max_side, warp_quad
+
+_REC_MIN_WIDTH = 64
+"""RapidOCR pads every crop to 320 px; short crops read as well at their own width, faster."""
+_RETRY_BELOW = 0.85
+"""A fast-read line read with less confidence than this is read again at full size."""
+_NOT_CJK = re.compile(r"[0-9A-Za-z]")
+"""Digits and Latin are narrow: squeezed, repeated digits merge ("1000" → "10")."""
+_ORIENTATION_LINES = 8
+_ORIENTATION_PIECES_PER_LINE = 3
+_CLS_PIECE_CHARS = 4
+"""The direction classifier's input is 4:1 (192 x 48): longer crops would be squashed."""
+_CLS_SURE = 0.2
+"""The classifier's mean vote must be this far from even; else the recogniser decides."""
+_REC_CHECK_PIECES = 4
+
+
+Quads = Sequence[npt.NDArray[np.float32]] | npt.NDArray[np.float32]
+"""Text boxes as the detection model returns them: four (x, y) corners each."""
+Votes = Sequence[tuple[str, float]]
+"""The direction classifier's (label, score) per piece; label "0" or "180"."""
+
+
+class PpOcrEngine:
+    """OCR with the PP-OCR models through onnxruntime; create once, reuse for every page.
+
+    Subclasses load the models of their package in `__init__` (after calling this one) and
+    implement the three model calls.
+    """
+
+    name: str
+    rec_height: int | None = None
+    """The recogniser's fixed input height, or None when it takes any height."""
+
+    def __init__(self, settings: OcrSettings) -> None:
+        # OpenCV's own thread pool would compete with onnxruntime's for the worker's cores.
+        cv2.setNumThreads(settings.threads)
+        self._settings = settings
+        fast = fast_mode(settings)
+        if self.rec_height is not None:
+            fast = ReadMode(self.rec_height, fast.squeeze)
+        self._fast = fast
+
+    def _detect_quads(self, bgr: npt.NDArray[np.uint8]) -> Quads | None:
+        """Line quads found on a BGR image, in its pixels."""
+        raise NotImplementedError
+
+    def _recognize_batch(self, batch: npt.NDArray[np.float32]) -> tuple[str, float]:
+        """Text and confidence of one (1, 3, H, W) recogniser input."""
+        raise NotImplementedError
+
+    def _classify(self, pieces: list[npt.NDArray[np.uint8]]) -> Votes:
+        """The direction classifier's vote on each BGR piece of text."""
+        raise NotImplementedError
+
+    def read(self, image: RgbImage) -> list[TextLine]:
+        boxes = self.detect(image, self._settings.det_max_side)
+        plan = plan_recognition(boxes, image.shape[0], self._settings, fast=self._fast)
+        bgr = np.ascontiguousarray(image[..., ::-1])
+        budget = Budget(self._settings.rec_char_budget)
+        lines = []
+        for line in plan:
+            if not budget.take(line.cost):
+                continue
+            text, score = self._read_line(_crop(bgr, line.box), line, budget)
+            if text and score >= self._settings.min_line_confidence:
+                box = line.box
+                lines.append(TextLine(text, bbox=box.bbox, confidence=score, slope=box.slope))
+        return reading_order(lines, lambda line: line.bbox)
+
+    def _read_line(
+        self, crop: npt.NDArray[np.uint8], line: PlannedLine, budget: Budget
+    ) -> tuple[str, float]:
+        """Text and confidence of one line; a doubtful fast reading is redone at full size.
+
+        Redone at once, before more lines are read: a line read right is worth more than
+        another line read wrong (an ID number with merged digits is no ID number).
+        """
+        text, score = self._recognize(crop, line.mode)
+        if line.mode != FULL and _needs_full_size(text, score) and budget.take(line.box.chars):
+            text, score = self._recognize(crop, FULL)
+        return text.strip(), score
+
+    def orientation(self, image: RgbImage) -> int:
+        """Quarter turn from the shape of detected lines, half turn from the direction model.
+
+        Lines on a page turned sideways are detected as tall boxes. The direction classifier
+        then says, for pieces of the longest lines turned to horizontal, whether they are
+        upside down.
+        """
+        boxes = self.detect(image, self._settings.orientation_max_side)
+        if len(boxes) < 2:
+            return 0
+        across = sum(b.width for b in boxes if not b.vertical and b.chars >= 2)
+        down = sum(b.width for b in boxes if b.vertical)
+        sideways = down > 2 * across
+        bgr = np.ascontiguousarray(image[..., ::-1])
+        longest = sorted(boxes, key=lambda b: b.width, reverse=True)[:_ORIENTATION_LINES]
+        pieces = [
+            piece
+            for box in longest
+            if box.vertical == sideways
+            for piece in _cls_pieces(_crop(bgr, box, turn_vertical=False), sideways)
+        ]
+        upside_down = self._upside_down(pieces)
+        if sideways:
+            return 270 if upside_down else 90
+        return 180 if upside_down else 0
+
+    def detect(self, image: RgbImage, max_side: int) -> list[TextBox]:
+        """Line boxes found on a copy of the image scaled to `max_side`, in image pixels."""
+        small, scale = scale_to_max_side(image, max_side)
+        quads = self._detect_quads(np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), np.uint8))
+        if quads is None or len(quads) == 0:
+            return []
+        height, width = image.shape[:2]
+        return [text_box(np.asarray(q, dtype=np.float32) / scale, width, height) for q in quads]
+
+    def _recognize(self, crop: npt.NDArray[np.uint8], mode: ReadMode) -> tuple[str, float]:
+        return self._recognize_batch(_rec_input(crop, mode))
+
+    def _upside_down(self, pieces: Sequence[npt.NDArray[np.uint8]]) -> bool:
+        """Whether the pieces of text are upside down: the direction model's vote, or when
+        it is unsure (blur, moiré, perspective), which way the recogniser reads them better.
+        """
+        if not pieces:
+            return False
+        votes = self._classify(list(pieces))
+        share = float(np.mean([s if label == "180" else 1.0 - s for label, s in votes]))
+        if abs(share - 0.5) >= _CLS_SURE:
+            return share > 0.5
+        sample = pieces[:_REC_CHECK_PIECES]
+        upright = np.mean([self._recognize(p, FULL)[1] for p in sample])
+        turned = np.mean([self._recognize(rotate_quarter(p, 180), FULL)[1] for p in sample])
+        return bool(turned > upright)
+
+
+def _crop(
+    bgr: npt.NDArray[np.uint8], box: TextBox, *, turn_vertical: bool = True
+) -> npt.NDArray[np.uint8]:
+    """The line straightened out of the page; vertical lines turned to read left to right."""
+    quad = box.quad
+    width, height = (box.height, box.width) if box.vertical else (box.width, box.height)
+    crop = warp_quad(bgr, quad, max(1, round(width)), max(1, round(height)))
+    if box.vertical and turn_vertical:
+        crop = rotate_quarter(crop, 270)
+    return crop
+
+
+def _cls_pieces(crop: npt.NDArray[np.uint8], sideways: bool) -> list[npt.NDArray[np.uint8]]:
+    """A few 4-character windows of a line, turned to horizontal if the page lies sideways."""
+    line = rotate_quarter(crop, 90) if sideways else crop
+    height, width = line.shape[:2]
+    step = min(width, _CLS_PIECE_CHARS * height)
+    return [line[:, x : x + step] for x in range(0, width - step + 1, step)][
+        :_ORIENTATION_PIECES_PER_LINE
+    ]
+
+
+def _rec_input(crop: npt.NDArray[np.uint8], mode: ReadMode) -> npt.NDArray[np.float32]:
+    """One crop as the recogniser's (1, 3, H, W) input, W a multiple of 8."""
+    height, width = crop.shape[:2]
+    target = max(8, math.ceil(mode.height * width / max(height, 1) * mode.squeeze))
+    shrink = target < width or height > mode.height
+    resized = cv2.resize(
+        crop,
+        (target, mode.height),
+        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+    )
+    padded_width = max(_REC_MIN_WIDTH, (target + 7) // 8 * 8)
+    batch = np.zeros((1, 3, mode.height, padded_width), dtype=np.float32)
+    batch[0, :, :, :target] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+    return batch
+
+
+def _needs_full_size(text: str, score: float) -> bool:
+    return score < _RETRY_BELOW or _NOT_CJK.search(text) is not None
