@@ -52,24 +52,21 @@ class PageContext:
     @cached_property
     def red_mask(self) -> npt.NDArray[np.bool_] | None:
         """Pixels of seal/header red on the page image, or None for a page without image."""
-        if self.page.image is None:
-            return None
-        from detectors.vision.color import red_mask
-
-        return red_mask(self.page.image, self.config.scan.red)
+        return self._red_from(self.config.scan.red.min_saturation)
 
     @cached_property
     def faint_red_mask(self) -> npt.NDArray[np.bool_] | None:
         """Pixels of pale red: faded seal ink, a thin rule blurred or broken up by a monitor's
         moiré. Only shapes that red's own tests accept count from it."""
+        return self._red_from(self.config.scan.red.faint_min_saturation)
+
+    def _red_from(self, min_saturation: int) -> npt.NDArray[np.bool_] | None:
         if self.page.image is None:
             return None
         from detectors.vision.color import red_mask
 
-        red = self.config.scan.red
-        return red_mask(
-            self.page.image, red.model_copy(update={"min_saturation": red.faint_min_saturation})
-        )
+        red = self.config.scan.red.model_copy(update={"min_saturation": min_saturation})
+        return red_mask(self.page.image, red)
 
     def is_red(self, line: TextLine) -> bool:
         """Whether a line is printed in red: from the format's colour, else from the image."""

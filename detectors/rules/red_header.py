@@ -142,7 +142,7 @@ def _visual(ctx: PageContext, mask: Mask, settings: RedHeaderSettings) -> _Outco
     if _red_grid(mask, glyph) and _red_grid(area, glyph):
         return _Outcome([], "grid")
     rule = _find_rule(band, left, right, height, settings) or _faint_rule(
-        ctx, len(band), left, right, settings
+        ctx, len(band), left, right, height, settings
     )
     above = band if rule is None else band[: rule.bbox[1]]
     mark = _find_mark(above, left, right, height, settings) or _text_mark(ctx, len(above), settings)
@@ -307,15 +307,19 @@ def _find_rule(
 
 
 def _faint_rule(
-    ctx: PageContext, band_height: int, left: int, right: int, settings: RedHeaderSettings
+    ctx: PageContext,
+    band_height: int,
+    left: int,
+    right: int,
+    height: int,
+    settings: RedHeaderSettings,
 ) -> _Rule | None:
     """The rule in pale red, by the same tests: a thin rule loses its saturation to blur, and
     a monitor's moiré breaks it into dashes at the strong threshold."""
     faint = ctx.faint_red_mask
     if faint is None:
         return None
-    mask = faint.view(np.uint8)
-    return _find_rule(mask[:band_height], left, right, _page_height(mask), settings)
+    return _find_rule(faint.view(np.uint8)[:band_height], left, right, height, settings)
 
 
 def _segment(part: npt.NDArray[np.bool_], box: BBox) -> _Segment:
