@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives", type=int, default=None, help="default 160 (model 2: 100)")
     parser.add_argument("--photos-12mp", type=int, default=30)
     parser.add_argument(
-        "--engines", default=None, help="default rapidocr,tesseract (model 2: rapidocr)"
+        "--engines", default=None, help="default rapidocr3,tesseract (model 2: rapidocr3)"
     )
     parser.add_argument(
         "--model",
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return _model2(args)
     args.positives = 270 if args.positives is None else args.positives
     args.negatives = 160 if args.negatives is None else args.negatives
-    args.engines = args.engines or "rapidocr,tesseract"
+    args.engines = args.engines or "rapidocr3,tesseract"
 
     fonts = held_out_fonts(args.held_out_fonts)
     name = f"corpus-{args.seed}-{args.positives}-{args.negatives}{fonts}"
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     photos = _corpus(OUT / photos_name, args.seed + 1, args.photos_12mp, 0, 12.0)
     results: dict[str, Any] = {"corpus": {"seed": args.seed, "items": len(corpus)}, "engines": {}}
     for engine in args.engines.split(","):
-        items = corpus if engine == "rapidocr" else _spread(corpus, args.tesseract_limit)
+        items = corpus if engine != "tesseract" else _spread(corpus, args.tesseract_limit)
         run = run_engine(engine, items, args.workers)
         (OUT / f"misses-{engine}.txt").write_text("\n".join(misses(run)) + "\n")
         print(json.dumps({engine: quality(run)}, ensure_ascii=False), flush=True)
@@ -246,7 +246,7 @@ def _model2(args: argparse.Namespace) -> int:
     items = _model2_items(args)
     if args.limit:
         items = _spread(items, args.limit)
-    for engine in (args.engines or "rapidocr").split(","):
+    for engine in (args.engines or "rapidocr3").split(","):
         run = run_engine(engine, items, args.workers)
         rows = [
             dict(item, fired=r.fired, verdict=r.verdict, error=r.error, ms=r.ms)

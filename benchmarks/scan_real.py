@@ -200,7 +200,7 @@ def _label(row: Row) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--engine", default="rapidocr")
+    parser.add_argument("--engine", default="rapidocr3")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--texts-only", action="store_true", help="skip the photos (no README)")
     add_readme_flag(parser)

@@ -61,6 +61,7 @@ class ScreenPageSettings(_Frozen):
 
     paper_min_level: int = Field(ge=0, le=255)
     paper_max_spread: int = Field(ge=0, le=255)
+    photo_paper_share: float = Field(gt=0, le=1)
     min_fill: float = Field(gt=0, le=1)
     min_area_ratio: float = Field(gt=0, lt=1)
     max_area_ratio: float = Field(gt=0, lt=1)

@@ -142,6 +142,50 @@ def test_a_pale_rule_counts(config: ScanConfig, official: SynthPage) -> None:
     assert not any(f.details["rule"] for f in detect(strict, image, lines))
 
 
+def dotted(image: np.ndarray, rule_y: int, period: int = 30, dot: int = 8) -> np.ndarray:
+    """The rule at `rule_y` as a monitor's moiré leaves it: pale dots `period` apart."""
+    out = image.copy()
+    band = out[rule_y - 8 : rule_y + 8]
+    red = (band[..., 0] > 150) & (band[..., 1] < 100)
+    columns = np.arange(band.shape[1]) % period >= dot
+    band[red & columns[None, :]] = (255, 255, 255)
+    band[red & ~columns[None, :]] = (236, 160, 160)
+    return out
+
+
+def test_a_rule_broken_into_dots_by_moire_counts(config: ScanConfig, official: SynthPage) -> None:
+    assert official.mark_box and official.rule_y
+    lines = [TextLine(ORGAN, bbox=official.mark_box)]
+    (finding,) = detect(config, dotted(official.image, official.rule_y), lines)
+    assert finding.details["rule"] and finding.details["organ_mark"]
+
+
+def test_lines_of_text_tinted_red_are_no_rule(config: ScanConfig) -> None:
+    """Moiré tints small black text red in pieces; stacked lines of it join into bars along
+    their rows, but each has text just above and below it: no rule under a red title."""
+    pil = Image.new("RGB", (1240, 1754), (255, 255, 255))
+    draw = ImageDraw.Draw(pil)
+    draw.text((300, 200), "社区温馨提示", font=font(SANS_BOLD, 96), fill=(220, 30, 30))
+    for y in range(400, 1000, 16):  # tinted lines of small text, dots along each
+        for x in range(150, 1090, 14):
+            draw.rectangle((x, y, x + 6, y + 8), fill=(236, 160, 160))
+    assert not any(f.details["rule"] for f in detect(config, np.asarray(pil)))
+
+
+def test_an_organ_mark_whose_glyphs_run_together_counts(
+    config: ScanConfig, official: SynthPage
+) -> None:
+    """In a small, re-compressed copy a few bold glyphs of the mark touch (管理局): the row is
+    still glyphs, not a bar with knocked-out text, while less than half of it is one piece."""
+    assert official.mark_box and official.rule_y
+    x0, y0, x1, y1 = official.mark_box
+    image = official.image.copy()
+    run = slice(x0 + (x1 - x0) // 3, x0 + 2 * (x1 - x0) // 3)  # a third of the row
+    image[y0:y1, run] = cv2.erode(image[y0:y1, run], np.ones((1, 25), np.uint8))
+    (finding,) = detect(config, image, [TextLine(ORGAN, bbox=official.mark_box)])
+    assert finding.details["organ_mark"] and finding.details["rule"]
+
+
 def test_letter_spaced_organ_mark(config: ScanConfig) -> None:
     (finding,) = detect(config, render_official_page(1240, organ="中 共 广 州 市 委 员 会").image)
     assert finding.details["organ_mark"]

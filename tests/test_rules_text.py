@@ -87,6 +87,8 @@ def test_bare_level_counts_only_top_left(config: ScanConfig) -> None:
         (["税务工作秘密"], {"税务工作秘密"}),
         (["不得外传"], {"不得外传"}),
         (["（此件不公开）"], {"此件不公开"}),
+        (["（件不公开）"], {"此件不公开"}),  # one glyph lost by OCR in a far shot
+        (["（此仵不予公开）"], {"此件不予公开"}),
         (["讨论稿"], {"讨论稿"}),
         (["关于恢复部分公交线路的通告（讨论稿）"], {"讨论稿"}),
         (["《关于做好春运工作的通知（征求意见稿）》"], {"征求意见稿"}),
@@ -110,6 +112,9 @@ def test_handling_markings(config: ScanConfig, lines: list[str], expected: set[s
         "根据工作秘密管理暂行办法的规定，各单位要加强管理。",
         "0唱内部",  # a slide title 加强内部管理 split by OCR: the word goes on
         "内部管",
+        "（此件公开）",  # a note without its 不 says the opposite: never read as misread
+        "（此件可公开）",
+        "（件不公开的）",
     ],
 )
 def test_handling_markings_ignore_prose(config: ScanConfig, line: str) -> None:

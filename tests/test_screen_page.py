@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -65,6 +66,45 @@ def test_the_page_of_a_file_preview_is_found(
 def test_an_off_white_app_ground_is_not_paper(config: ScanConfig) -> None:
     screen, truth = preview((245, 245, 245))  # #f5f5f5, a common light app grey
     found = find_screen_page(screen, lines_in(truth), config.scan.vision.screen_page)
+    assert close_to(found, truth), (found, truth)
+
+
+def oa_pane(gap: int) -> tuple[np.ndarray, BBox]:
+    """A 1600x900 OA system: a white tab bar and a white opinions panel beside a grey reading
+    pane whose page starts `gap` pixels under the tab bar; the screen and the page's box."""
+    screen = Image.new("RGB", (1600, 900), (233, 236, 241))
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((220, 66, 1590, 110), fill=(255, 255, 255))  # tab bar
+    draw.rectangle((1310, 120, 1590, 890), fill=(255, 255, 255))  # opinions panel
+    draw.rectangle((230, 110, 1300, 890), fill=(128, 128, 132))  # reading pane
+    page = Image.fromarray(render_official_page(1240, body_lines=16).image)
+    page = page.resize((700, round(page.height * 700 / page.width)), Image.LANCZOS)
+    x, y = 415, 110 + gap
+    screen.paste(page.crop((0, 0, 700, 890 - y)), (x, y))
+    return np.asarray(screen).copy(), (x, y, x + 700, 890)
+
+
+@pytest.mark.parametrize("gap", [12, 30])
+def test_the_page_of_an_oa_pane_is_not_merged_with_the_white_bars_around_it(
+    config: ScanConfig, gap: int
+) -> None:
+    screen, truth = oa_pane(gap)
+    found = find_screen_page(screen, lines_in(truth), config.scan.vision.screen_page)
+    assert close_to(found, truth), (found, truth)
+
+
+def photographed(screen: np.ndarray) -> np.ndarray:
+    """The screen as a phone photo of the monitor shows it: darker, a blue cast, soft, noisy;
+    no pixel is at the screen's white any more."""
+    light = screen.astype(np.float32) * np.array([0.78, 0.82, 0.9], np.float32)
+    light = cv2.GaussianBlur(light, (0, 0), 1.2)
+    light += np.random.default_rng(5).normal(0, 4, light.shape[:2])[..., None]
+    return np.asarray(light.clip(0, 255), dtype=np.uint8)
+
+
+def test_the_page_of_a_photographed_oa_pane_is_found(config: ScanConfig) -> None:
+    screen, truth = oa_pane(30)
+    found = find_screen_page(photographed(screen), lines_in(truth), config.scan.vision.screen_page)
     assert close_to(found, truth), (found, truth)
 
 

@@ -101,3 +101,26 @@ def test_tiny_and_huge_seals_are_out_of_range(config: ScanConfig) -> None:
     draw_seal(image, (300, 300), 30, "某某公司")  # 60 px: under 8 % of the short side
     draw_seal(image, (620, 1000), 400, "某某公司")  # 800 px: over 40 %
     assert detect(config, image) == []
+
+
+def red_everywhere(seed: int = 3) -> np.ndarray:
+    """A page whose every line of text is tinted red, as a monitor's moiré tints them: short
+    red strokes all over."""
+    image = blank()
+    rng = np.random.default_rng(seed)
+    for y in range(120, 1700, 40):
+        for x in range(100, 1140, 26):
+            if rng.random() < 0.8:
+                x1, y1 = x + int(rng.integers(6, 22)), y + int(rng.integers(-4, 18))
+                cv2.line(image, (x, y), (x1, y1), RED, 3)
+    return image
+
+
+def test_a_page_red_all_over_holds_no_circle_and_its_whole_seal_is_found(
+    config: ScanConfig,
+) -> None:
+    assert detect(config, red_everywhere()) == []
+    image = red_everywhere()
+    cv2.circle(image, (600, 900), 150, (255, 255, 255), -1)
+    draw_seal(image, (600, 900), 130, "某某县人民政府")
+    assert [f.label for f in detect(config, image)] == ["round_seal"]

@@ -95,7 +95,7 @@ class PpOcrEngine:
     def read(self, image: RgbImage) -> list[TextLine]:
         boxes = self.detect(image, self._settings.det_max_side)
         plan = plan_recognition(boxes, image.shape[0], self._settings, fast=self._fast)
-        bgr = np.ascontiguousarray(image[..., ::-1])
+        bgr = _model_input(image)
         budget = Budget(self._settings.rec_char_budget)
         lines = []
         for line in plan:
@@ -133,7 +133,7 @@ class PpOcrEngine:
         across = sum(b.width for b in boxes if not b.vertical and b.chars >= 2)
         down = sum(b.width for b in boxes if b.vertical)
         sideways = down > 2 * across
-        bgr = np.ascontiguousarray(image[..., ::-1])
+        bgr = _model_input(image)
         longest = sorted(boxes, key=lambda b: b.width, reverse=True)[:_ORIENTATION_LINES]
         pieces = [
             piece
@@ -149,7 +149,7 @@ class PpOcrEngine:
     def detect(self, image: RgbImage, max_side: int) -> list[TextBox]:
         """Line boxes found on a copy of the image scaled to `max_side`, in image pixels."""
         small, scale = scale_to_max_side(image, max_side)
-        quads = self._detect_quads(np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), np.uint8))
+        quads = self._detect_quads(_model_input(small))
         if quads is None or len(quads) == 0:
             return []
         height, width = image.shape[:2]
@@ -172,6 +172,18 @@ class PpOcrEngine:
         upright = np.mean([self._recognize(p, FULL)[1] for p in sample])
         turned = np.mean([self._recognize(rotate_quarter(p, 180), FULL)[1] for p in sample])
         return bool(turned > upright)
+
+
+def _model_input(image: RgbImage) -> npt.NDArray[np.uint8]:
+    """The picture as the models are given it: its luminance, in all three channels.
+
+    A phone photo of a monitor paints moiré's rainbow bands and colour fringes over every
+    stroke; in colour the detector misses whole lines and the recogniser misreads the rest
+    (one 2026 monitor photo: 2 lines read in colour, 10 in luminance). Luminance keeps the
+    strokes, red ink's too (luma about 90 on paper white), and drops the colour noise. Grey
+    in three channels is the same in RGB and BGR order."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 
 
 def _crop(

@@ -8,7 +8,7 @@ parentheses on its own line, or a draft state closing a title (《…通告（�
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from detectors.config import ClassificationMarkings, HandlingMarkings, Headers, Markings, ScanConfig
@@ -38,6 +38,8 @@ class _Patterns:
     note: re.Pattern[str]
     draft_suffix: re.Pattern[str]
     companions: re.Pattern[str]
+    misread_notes: dict[str, str]
+    """A note's text with one glyph dropped or misread, to the note: （件不公开） in a far shot."""
 
 
 @lru_cache(maxsize=8)
@@ -72,7 +74,46 @@ def _patterns(
             rf"{marking_pattern(classification).pattern}|\d{{{headers.copy_number_digits}}}|"
             + alternation(headers.urgency)
         ),
+        misread_notes=_misread_notes(handling.parenthesized),
     )
+
+
+_MIN_MISREAD_NOTE = 5
+"""Notes this long keep their sense with one glyph lost (此件不公开); shorter ones do not."""
+_NEGATIONS = frozenset("不非勿禁")
+"""Never dropped or replaced: （此件公开） without its 不 says the opposite."""
+_MISREAD = "?"
+"""Stands for any one glyph in a misread note."""
+_MISREAD_FACTOR = 0.9
+_OPENING, _CLOSING = "([【〔<《", ")]】〕>》"
+
+
+def _misread_notes(notes: tuple[str, ...]) -> dict[str, str]:
+    """Each long note with one glyph (not a negation) dropped, or replaced by `_MISREAD`."""
+    variants: dict[str, str] = {}
+    for note in notes:
+        if len(note) < _MIN_MISREAD_NOTE:
+            continue
+        for i, glyph in enumerate(note):
+            if glyph not in _NEGATIONS:
+                variants.setdefault(note[:i] + note[i + 1 :], note)
+                variants.setdefault(note[:i] + _MISREAD + note[i + 1 :], note)
+    return variants
+
+
+def _misread_note(text: str, variants: dict[str, str]) -> str | None:
+    """The note a line in parentheses misreads by one glyph, if it is one."""
+    inner = text.strip()
+    if len(inner) < 3 or inner[0] not in _OPENING or inner[-1] not in _CLOSING:
+        return None
+    inner = inner[1:-1]
+    if inner in variants:
+        return variants[inner]
+    for i in range(len(inner)):
+        note = variants.get(inner[:i] + _MISREAD + inner[i + 1 :])
+        if note is not None:
+            return note
+    return None
 
 
 def detect(ctx: PageContext) -> list[Finding]:
@@ -104,6 +145,10 @@ def _line_findings(
         block = _in_marking_block(ctx, line, patterns)
         words = [m.group(0).strip("()[]【】〔〕<>《》") for m in notes + tokens]
         return [_marking(ctx, line, word, block) for word in words]
+    note = _misread_note(text, patterns.misread_notes)
+    if note is not None:
+        finding = _marking(ctx, line, note, _in_marking_block(ctx, line, patterns))
+        return [replace(finding, confidence=finding.confidence * _MISREAD_FACTOR)]
     draft = patterns.draft_suffix.match(text)
     if draft and _is_title(draft.group("title")):
         return [ctx.finding(NAME, draft.group("draft"), 0.9, line.text.strip(), line.bbox)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,6 +59,11 @@ _SEGMENT_MIN_WIDTH = 0.12
 _SEGMENT_GAP = 0.12
 _MAX_TILT = 0.15
 """A rule may run at up to about 8° in a photo that was not straightened."""
+_DOT_GAP = 0.06
+"""Dots of a rule broken by moiré are joined across gaps up to this share of the text width."""
+_DOT_CLEARANCE, _DOT_MAX_BESIDE = 2.0, 0.5
+"""In strips this many rule heights tall above and below a dotted rule, no joined row of red
+spans more than this share of it: a 发文字号 above is short, a line of body text is not."""
 _END_COLUMNS = 30
 """A segment's ends, for their heights: this share (1/n) of its width on each side."""
 _DOUBLE_RULE_GAP = 0.02
@@ -71,7 +77,9 @@ _MARK_SMEAR = 2.0
 """Glyphs of one row are joined across gaps up to this many minimum glyph heights: organ
 marks in letter format (信函格式) are spaced out (中 共 广 州 市 委 员 会)."""
 _MAX_GLYPH_WIDTH = 2.0
-"""No piece of a glyph row is wider than this many row heights."""
+_MAX_RUN_SHARE = 0.4
+"""No piece of a glyph row is wider than this many row heights, or this share of the row
+when glyphs run together."""
 _MARK_CENTRE_TOLERANCE = 0.2
 """A mark row's centre lies within this share of the text width from the text's centre."""
 _GRID_LINE_FILL = 0.7
@@ -272,9 +280,15 @@ class _Segment:
 
 
 def _find_rule(
-    band: Mask, left: int, right: int, page_height: int, settings: RedHeaderSettings
+    band: Mask,
+    left: int,
+    right: int,
+    page_height: int,
+    settings: RedHeaderSettings,
+    keep: Callable[[BBox], bool] = lambda _: True,
 ) -> _Rule | None:
-    """The lowest long, thin red horizontal rule in the band (pieces split by a ★ joined)."""
+    """The lowest long, thin red horizontal rule in the band (pieces split by a ★ joined)
+    that `keep` accepts."""
     text_width = right - left
     max_thickness = settings.max_rule_height_ratio * page_height
     count, labels, stats = components(band)
@@ -294,7 +308,7 @@ def _find_rule(
     rules = [
         r.bbox
         for r in _join_segments(segments, _SEGMENT_GAP * text_width, max_thickness)
-        if r.bbox[2] - r.bbox[0] >= settings.min_rule_width_ratio * text_width
+        if r.bbox[2] - r.bbox[0] >= settings.min_rule_width_ratio * text_width and keep(r.bbox)
     ]
     if not rules:
         return None
@@ -319,7 +333,37 @@ def _faint_rule(
     faint = ctx.faint_red_mask
     if faint is None:
         return None
-    return _find_rule(faint.view(np.uint8)[:band_height], left, right, height, settings)
+    band = faint.view(np.uint8)[:band_height]
+    return _find_rule(band, left, right, height, settings) or _dotted_rule(
+        band, left, right, height, settings
+    )
+
+
+def _dotted_rule(
+    band: Mask, left: int, right: int, height: int, settings: RedHeaderSettings
+) -> _Rule | None:
+    """A rule that a monitor's moiré breaks into dots: the dots joined along their row, and
+    kept where no other long row of red stands just above or below it. A line of text that
+    moiré tints red joins into a bar too, but lines of body text stand over one another,
+    while near a rule stand only the short 发文字号 above and, a line's height away, the
+    title below."""
+    gap = np.ones((1, max(3, round(_DOT_GAP * (right - left)))), np.uint8)
+    joined: Mask = np.asarray(cv2.morphologyEx(band, cv2.MORPH_CLOSE, gap), dtype=np.uint8)
+    margin = max(2, round(_DOT_CLEARANCE * settings.max_rule_height_ratio * height))
+
+    def clear(box: BBox) -> bool:
+        if box[3] - box[1] > 2 * margin:  # stacked lines joined: a block, not a rule
+            return False
+        above = joined[max(0, box[1] - margin) : box[1], box[0] : box[2]]
+        below = joined[box[3] : box[3] + margin, box[0] : box[2]]
+        return all(_widest_row(strip) <= _DOT_MAX_BESIDE for strip in (above, below))
+
+    return _find_rule(joined, left, right, height, settings, keep=clear)
+
+
+def _widest_row(strip: Mask) -> float:
+    """The largest share of its width that one row of `strip` covers in red."""
+    return float(strip.mean(axis=1).max()) if strip.size else 0.0
 
 
 def _segment(part: npt.NDArray[np.bool_], box: BBox) -> _Segment:
@@ -394,10 +438,11 @@ def _at_frame_edge(box: BBox, width: int) -> bool:
 
 
 def _separate_glyphs(row: Mask) -> bool:
-    """Red glyphs stand apart; a bar with white (knocked-out) text is one wide piece."""
+    """Red glyphs stand apart; a bar with white (knocked-out) text is one wide piece. In a
+    small or blurred copy a few bold glyphs run together (管理局), but not the whole row."""
     count, _, stats = components(row)
     widest = int(stats[1:count, 2].max()) if count > 1 else 0
-    return widest <= _MAX_GLYPH_WIDTH * row.shape[0]
+    return widest <= max(_MAX_GLYPH_WIDTH * row.shape[0], _MAX_RUN_SHARE * row.shape[1])
 
 
 def _telegram(

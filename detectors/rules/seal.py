@@ -43,6 +43,10 @@ _WORK_SIDE = 800
 _HOUGH_SIDE = 640
 """Circles are searched on the mask scaled to this short side."""
 _HOUGH_VOTES = 30
+_HOUGH_MAX_ARCS = 0.03
+"""Above this share of the mask in arcs, red is everywhere (a monitor's moiré tints black
+text, a red-printed form): the circle search's cost grows with every edge pixel (seconds
+there) and it votes for circles anywhere; only outlined seals are looked for."""
 _MIN_ARC = 0.2
 """Pieces of red smaller than this share of the smallest seal are not arcs of a ring."""
 _HOUGH_MIN_FILL = 0.7
@@ -183,6 +187,8 @@ def _hough_seals(mask: Mask, low: float, high: float, settings: SealSettings) ->
     """
     scale = min(1.0, _HOUGH_SIDE / min(mask.shape))
     arcs = _without_specks(mask, _MIN_ARC * low)
+    if float(arcs.mean()) > _HOUGH_MAX_ARCS:
+        return []
     small = cv2.resize(arcs * 255, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     circles = cv2.HoughCircles(
         cv2.GaussianBlur(small, (5, 5), 0),

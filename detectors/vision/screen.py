@@ -7,6 +7,9 @@ by where it stands on its page: the top band, the text's width. On the whole scr
 page's header stands mid-picture and an app's bars widen the text. So a screenshot's page is
 found as the largest upright paper-white rectangle that holds text, and judged on its own.
 
+A phone photo of a monitor has no pixel at the screen's white (exposure, colour cast, moiré):
+there the page is the brightest upright rectangle by the photo's own white level.
+
 This is the screen's counterpart of `capture.find_page`, which looks for a photographed page's
 tilted outline and rejects upright rectangles because on a photo they are interface boxes.
 """
@@ -35,6 +38,20 @@ _FIND_MAX_SIDE = 800
 """The screenshot is searched at this long side: app bars and page margins stay several
 pixels wide."""
 
+_LIT_LIFT_RATIO = 0.008
+"""Glyphs narrower than this share of the long side are lifted to the paper around them
+before the photo's white is judged: small print in a far shot of a monitor is dense."""
+
+_LIT_OPEN_RATIO = 0.025
+"""In a photo of a screen, light bridges narrower than this share of the long side are cut."""
+
+_CLOSE_RATIO = 0.004
+"""Speckle in the paper white (JPEG noise, antialiased glyph edges) is closed with a square of
+this share of the long side, 3 px at the search size. No more: the grey strip between an OA
+viewer's page and its white tab bar can be under 1 % of the screen, and a wider close merges
+the page with the application's white panels. Text needs no closing: a page's lines are holes
+inside its outline, which the outer contour ignores."""
+
 
 def find_screen_page(
     image: RgbImage, lines: list[TextLine], settings: ScreenPageSettings
@@ -42,7 +59,23 @@ def find_screen_page(
     """The box of the document page inside a screenshot, or None when the picture is the page
     itself (or shows none)."""
     small, scale = scale_to_max_side(image, _FIND_MAX_SIDE)
-    paper = _paper_mask(small, settings.paper_min_level, settings.paper_max_spread)
+    screen_white = _paper_mask(small, settings.paper_min_level, settings.paper_max_spread)
+    found = _page_box(image, screen_white, scale, lines, settings)
+    if found is None:  # a photo of a screen: no pixel is at the screen's white
+        lit = _lit_paper_mask(small, settings.photo_paper_share)
+        found = _page_box(image, lit, scale, lines, settings)
+    return found
+
+
+def _page_box(
+    image: RgbImage,
+    paper: np.ndarray,
+    scale: float,
+    lines: list[TextLine],
+    settings: ScreenPageSettings,
+) -> BBox | None:
+    """The largest paper rectangle of `paper` (found at `scale`) on the picture, when it is
+    of a page's size and holds text."""
     box = _largest_rectangle(paper, settings.min_fill)
     if box is None:
         return None
@@ -57,18 +90,41 @@ def find_screen_page(
 
 
 def _paper_mask(image: RgbImage, min_level: int, max_spread: int) -> np.ndarray:
-    """Pixels of paper white: bright in every channel, and grey (channels close together).
-    Text holes are closed so that a page of text is one region."""
+    """Pixels of paper white: bright in every channel, and grey (channels close together),
+    with speckle closed."""
     channels = image.astype(np.int16)
     bright = channels.min(axis=2) >= min_level
     grey = channels.max(axis=2) - channels.min(axis=2) <= max_spread
-    mask = (bright & grey).astype(np.uint8) * 255
-    k = max(3, round(max(image.shape[:2]) * 0.02))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-    # Open with a smaller kernel: thin light bridges (a table's rule, a text caret) are cut,
-    # the page's margin stays.
-    o = max(3, k // 2)
-    return np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((o, o), np.uint8)))
+    return _despeckled((bright & grey).astype(np.uint8) * 255, max(image.shape[:2]))
+
+
+def _despeckled(mask: np.ndarray, long_side: int) -> np.ndarray:
+    """The mask closed over speckle, then opened: thin light bridges (a table's rule, a text
+    caret) are cut, the page's margin stays."""
+    k = np.ones((max(3, round(long_side * _CLOSE_RATIO)),) * 2, np.uint8)
+    return np.asarray(
+        cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k), cv2.MORPH_OPEN, k)
+    )
+
+
+def _lit_paper_mask(image: RgbImage, share: float) -> np.ndarray:
+    """Paper white in a photo of a screen: at least `share` of the picture's own white.
+
+    The camera's exposure and colour cast leave no pixel at the screen's white, and moiré
+    paints rainbow bands over it; what stays is that the page is the brightest thing on the
+    screen. The brightest channel is judged (a rainbow band dims one channel at a time),
+    after a grey-level closing that lifts glyphs and moiré's dark fringes to their surround."""
+    top = np.ascontiguousarray(image.max(axis=2))
+    lift = max(3, round(max(image.shape[:2]) * _LIT_LIFT_RATIO))
+    level = cv2.morphologyEx(top, cv2.MORPH_CLOSE, np.ones((lift, lift), np.uint8))
+    level = cv2.GaussianBlur(level, (0, 0), 2)
+    white = float(np.percentile(level, 99))
+    mask = _despeckled((level >= share * white).astype(np.uint8) * 255, max(image.shape[:2]))
+    # A photo loses the thin dark frames that part a viewer's page from the application's
+    # light panels: open wider, so that a strip of light ground along the viewer's edge does
+    # not join the page to them.
+    k = max(3, round(max(image.shape[:2]) * _LIT_OPEN_RATIO))
+    return np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)))
 
 
 def _largest_rectangle(mask: np.ndarray, min_fill: float) -> tuple[int, int, int, int] | None:

@@ -429,16 +429,21 @@ def oa_viewer(page: Pixels, g: Rng, org: str) -> Shot:
 # --- a photo of a monitor ----------------------------------------------------------------
 
 
-def _subpixels(screen: Pixels) -> Pixels:
+def _subpixels(screen: Pixels) -> Floats:
     """The screen as its panel emits it: each pixel three vertical stripes (R, G, B) with a
-    dark gap, at three times the resolution. Photographing this grid makes the moiré."""
+    dark gap, at three times the resolution. Photographing this grid makes the moiré.
+
+    Light, not pixel values: a stripe carries its pixel's whole light (2.4 times the value
+    on a third of the width) and is not clipped at 255, or a mid-grey window would emit as
+    much as paper white and the photo would lose the page's contrast to the grey around it.
+    The camera's exposure clips, at the end."""
     big = np.repeat(np.repeat(screen, 3, axis=0), 3, axis=1).astype(np.float32)
     stripes = np.zeros((1, big.shape[1], 3), np.float32)
     for channel in range(3):
         stripes[0, channel::3, channel] = 1.0
     rows = np.ones((big.shape[0], 1, 1), np.float32)
     rows[2::3] = 0.55  # the black matrix between pixel rows
-    return (big * stripes * rows * 2.4).clip(0, 255).astype(np.uint8)
+    return big * stripes * rows * 2.4
 
 
 def _cast(img: Floats, g: Rng, params: dict[str, Any]) -> None:
@@ -475,7 +480,7 @@ def monitor_photo(page: Pixels, g: Rng, org: str) -> Shot:
     bezel = int(g.integers(18, 40))
     panel = _subpixels(screen)
     ph3, pw3 = panel.shape[:2]
-    framed = np.full((ph3 + 6 * bezel, pw3 + 6 * bezel, 3), int(g.integers(12, 36)), np.uint8)
+    framed = np.full((ph3 + 6 * bezel, pw3 + 6 * bezel, 3), int(g.integers(12, 36)), np.float32)
     framed[3 * bezel : 3 * bezel + ph3, 3 * bezel : 3 * bezel + pw3] = panel
     to_panel = _move(3 * bezel, 3 * bezel) @ _scale(3.0)
     fw, fh = (1600, 1200) if g.random() < 0.7 else (2000, 1500)
