@@ -152,6 +152,8 @@ class HandlingMarkings(_Frozen):
     parenthesized: tuple[str, ...]
     drafts: tuple[str, ...]
     separators: str
+    misreads: tuple[tuple[str, str], ...]
+    """(misread, word) pairs."""
 
 
 class PublicRelease(_Frozen):

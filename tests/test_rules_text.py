@@ -87,7 +87,12 @@ def test_bare_level_counts_only_top_left(config: ScanConfig) -> None:
         (["税务工作秘密"], {"税务工作秘密"}),
         (["不得外传"], {"不得外传"}),
         (["（此件不公开）"], {"此件不公开"}),
-        (["（件不公开）"], {"此件不公开"}),  # one glyph lost by OCR in a far shot
+        (["（件不公开）"], {"此件不公开"}),
+        (["內部"], {"内部"}),  # the traditional form, as OCR returns it now and then
+        (
+            ["内都资料"],
+            {"内部资料"},
+        ),  # 部 misread as 都 on a blurred photo  # one glyph lost by OCR in a far shot
         (["（此仵不予公开）"], {"此件不予公开"}),
         (["讨论稿"], {"讨论稿"}),
         (["关于恢复部分公交线路的通告（讨论稿）"], {"讨论稿"}),
@@ -113,6 +118,7 @@ def test_handling_markings(config: ScanConfig, lines: list[str], expected: set[s
         "0唱内部",  # a slide title 加强内部管理 split by OCR: the word goes on
         "内部管",
         "（此件公开）",  # a note without its 不 says the opposite: never read as misread
+        "国内都市圈建设",
         "（此件可公开）",
         "（件不公开的）",
     ],

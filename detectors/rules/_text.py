@@ -14,9 +14,16 @@ import unicodedata
 _NEUTRAL = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
+_TRADITIONAL = str.maketrans("內祕絕機級號發電報", "内秘绝机级号发电报")
+"""Traditional forms of the glyphs markings and headers are made of, folded to the simplified
+ones: OCR models trained on mixed text return one now and then (內部 on a photo of 内部), and a
+document retyped in traditional script is the same document."""
+
+
 def normalize(text: str) -> str:
-    """NFKC-fold and drop whitespace: OCR inserts spaces between CJK glyphs at random."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
+    """NFKC-fold, fold traditional forms (`_TRADITIONAL`) and drop whitespace: OCR inserts
+    spaces between CJK glyphs at random."""
+    return "".join(unicodedata.normalize("NFKC", text).translate(_TRADITIONAL).split())
 
 
 def leftover(text: str, spans: list[tuple[int, int]]) -> int:

@@ -120,8 +120,11 @@ def detect(ctx: PageContext) -> list[Finding]:
     config: ScanConfig = ctx.config
     patterns = _patterns(config.markings.handling, config.headers, config.markings.classification)
     findings: list[Finding] = []
+    misreads = config.markings.handling.misreads
     for line in ctx.page.lines:
         text = normalize(line.text)
+        for misread, word in misreads:
+            text = text.replace(misread, word)
         if text:
             findings += _line_findings(ctx, line, text, patterns)
     return findings
