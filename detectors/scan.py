@@ -124,9 +124,11 @@ class Scanner:
         """Fill `page.lines` by OCR where the page has no text layer."""
         if not page.needs_ocr or page.image is None:
             return
+        boxes = None
         if page.is_capture:
-            page.image = prepare_capture(page.image, self.engine, self.config.scan.vision).image
-        page.lines = self.engine.read(page.image)
+            capture = prepare_capture(page.image, self.engine, self.config.scan.vision)
+            page.image, boxes = capture.image, capture.boxes
+        page.lines = self.engine.read(page.image, boxes)
 
     def read_screen_page(self, page: Page) -> ScreenPage | None:
         """The document page inside a screenshot (a file preview, an OA pane, a website), read
