@@ -7,12 +7,16 @@ for 12-megapixel warps; the one OCR call reads a rectified photo.
 from __future__ import annotations
 
 import difflib
+import io
+import re
 import time
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from vision_synth import (
+    DOC_NUMBER,
     ORGAN,
     SynthPage,
     photograph,
@@ -21,6 +25,8 @@ from vision_synth import (
 )
 
 from detectors import ScanConfig, Scanner
+from detectors.extract import extract_pages
+from detectors.extract.base import ExtractContext
 from detectors.model import Page, TextLine
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
@@ -188,6 +194,29 @@ def _share_read(page: SynthPage, lines: list[TextLine]) -> float:
     got = "".join("".join(line.text.split()) for line in lines)
     blocks = difflib.SequenceMatcher(None, truth, got, autojunk=False).get_matching_blocks()
     return sum(b.size for b in blocks) / len(truth)
+
+
+def test_a_photo_shrunk_on_decode_still_reads(config: ScanConfig, engine: OcrEngine) -> None:
+    """Larger than the decode size, a photo is shrunk as it is decoded; the small print of its
+    page (the document number) still reads."""
+    official = render_official_page(2480, body_lines=14)
+    photo, _ = photograph(official.image, (2100, 2800), seed=1)
+    out = io.BytesIO()
+    Image.fromarray(photo).save(out, "JPEG", quality=90)
+    side = config.scan.vision.decode_max_side
+    ctx = ExtractContext(limits=config.scan.limits, decode_max_side=side)
+    (decoded,) = extract_pages(out.getvalue(), "photo.jpg", ctx)
+    assert decoded.image is not None
+    assert decoded.image.shape == (side, side * 3 // 4, 3)
+    Scanner(config, engine=engine).read(decoded)
+    texts = ["".join(line.text.split()) for line in decoded.lines]
+    assert ORGAN in texts
+    # The number's brackets (〔〕) read as any of their look-alikes.
+    assert _letters(DOC_NUMBER) in [_letters(text) for text in texts]
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"\W", "", text)
 
 
 def test_screenshot_passes_through_untouched(config: ScanConfig, engine: OcrEngine) -> None:
