@@ -59,12 +59,13 @@ def find_screen_page(
 def _paper_mask(image: RgbImage, min_level: int, max_spread: int) -> np.ndarray:
     """Pixels of paper white: bright in every channel, and grey (channels close together).
     Text holes are closed so that a page of text is one region."""
-    channels = image.astype(np.int16)
-    bright = channels.min(axis=2) >= min_level
-    grey = channels.max(axis=2) - channels.min(axis=2) <= max_spread
-    mask = (bright & grey).astype(np.uint8) * 255
+    # Channel by channel: numpy's reductions over a 3-wide last axis are ten times slower.
+    red, green, blue = image[..., 0], image[..., 1], image[..., 2]
+    low = np.minimum(np.minimum(red, green), blue)
+    high = np.maximum(np.maximum(red, green), blue)
+    paper = ((low >= min_level) & (high - low <= max_spread)).astype(np.uint8) * 255
     k = max(3, round(max(image.shape[:2]) * 0.02))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    mask = cv2.morphologyEx(paper, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
     # Open with a smaller kernel: thin light bridges (a table's rule, a text caret) are cut,
     # the page's margin stays.
     o = max(3, k // 2)
