@@ -118,6 +118,7 @@ class Scanner:
         return ExtractContext(
             limits=self.config.scan.limits,
             decode_max_side=self.config.scan.vision.decode_max_side,
+            decode_min_side=self.config.scan.vision.decode_min_side,
         )
 
     def read(self, page: Page) -> None:

@@ -196,18 +196,24 @@ def _share_read(page: SynthPage, lines: list[TextLine]) -> float:
     return sum(b.size for b in blocks) / len(truth)
 
 
-def test_a_photo_shrunk_on_decode_still_reads(config: ScanConfig, engine: OcrEngine) -> None:
-    """Larger than the decode size, a photo is shrunk as it is decoded; the small print of its
-    page (the document number) still reads."""
+def test_a_12_mp_photo_decoded_at_half_scale_still_reads(
+    config: ScanConfig, engine: OcrEngine
+) -> None:
+    """A 12 MP JPEG comes out of libjpeg's 1/2 scale at `decode_min_side`: its page still
+    gets the pixels the OCR needs, down to the small print (the document number)."""
     official = render_official_page(2480, body_lines=14)
-    photo, _ = photograph(official.image, (2100, 2800), seed=1)
+    photo, _ = photograph(official.image, (3000, 4000), seed=1)
     out = io.BytesIO()
     Image.fromarray(photo).save(out, "JPEG", quality=90)
-    side = config.scan.vision.decode_max_side
-    ctx = ExtractContext(limits=config.scan.limits, decode_max_side=side)
+    vision = config.scan.vision
+    ctx = ExtractContext(
+        limits=config.scan.limits,
+        decode_max_side=vision.decode_max_side,
+        decode_min_side=vision.decode_min_side,
+    )
     (decoded,) = extract_pages(out.getvalue(), "photo.jpg", ctx)
     assert decoded.image is not None
-    assert decoded.image.shape == (side, side * 3 // 4, 3)
+    assert decoded.image.shape == (vision.decode_min_side, vision.decode_min_side * 3 // 4, 3)
     Scanner(config, engine=engine).read(decoded)
     texts = ["".join(line.text.split()) for line in decoded.lines]
     assert ORGAN in texts
