@@ -27,7 +27,14 @@ from detectors.ocr.base import OcrEngine
 from detectors.policy import decide
 from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
-from detectors.vision.screen import ScreenPage, find_screen_page, on_screen, page_inside
+from detectors.vision.screen import (
+    ScreenPage,
+    find_screen_page,
+    lines_inside,
+    on_screen,
+    page_inside,
+    read_alike,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +147,10 @@ class Scanner:
         if box is None:
             return None
         inside = page_inside(page, box)
-        self.read(inside)
+        if read_alike(page, box):
+            inside.lines = lines_inside(page.lines, box)  # no OCR twice of the same pixels
+        else:
+            self.read(inside)
         return ScreenPage(box, inside)
 
     def detect_page(

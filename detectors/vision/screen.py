@@ -100,6 +100,35 @@ def page_inside(page: Page, box: BBox) -> Page:
     return replace(page, lines=[], image=image, needs_ocr=True, is_capture=False)
 
 
+def read_alike(page: Page, box: BBox) -> bool:
+    """Whether the page inside `box` would read as the whole picture does: it spans the
+    picture's height (the same top and bottom bands) and its long side is the picture's (OCR
+    scales both alike), as a scanned page with a dark margin at one side does. Its lines are
+    then the picture's own, and reading it again finds them again."""
+    x0, y0, x1, y1 = box
+    same_bands = y0 == 0 and y1 == page.height
+    return same_bands and max(x1 - x0, y1 - y0) == max(page.width, page.height)
+
+
+def lines_inside(lines: list[TextLine], box: BBox) -> list[TextLine]:
+    """The lines whose centre lies inside `box`, in the box's own pixels."""
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0, y1 - y0
+    return [
+        replace(
+            line,
+            bbox=(
+                max(0, b[0] - x0),
+                max(0, b[1] - y0),
+                min(width, b[2] - x0),
+                min(height, b[3] - y0),
+            ),
+        )
+        for line in lines
+        if (b := line.bbox) is not None and _within(b, box)
+    ]
+
+
 def on_screen(finding: Finding, box: BBox) -> Finding:
     """A finding on the page inside `box`, placed back on the screenshot."""
     if finding.bbox is None:
