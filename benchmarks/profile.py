@@ -18,6 +18,7 @@ import argparse
 import importlib
 import io
 import json
+import logging
 import os
 import statistics
 import tempfile
@@ -187,6 +188,28 @@ def render(rows: dict[str, dict[str, list[float]]], shares: dict[str, float], mp
     return "\n".join(lines)
 
 
+def plain_ocr(engine: str) -> Any:
+    """The scanner's engine as its package runs it, with the package's own defaults and one
+    thread: what reading the whole picture costs without our budget."""
+    if engine == "rapidocr3":
+        from rapidocr import RapidOCR as RapidOCR3
+
+        from detectors.ocr.rapid3 import model_paths
+
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        paths = model_paths()  # the wheel's PP-OCRv6 files: the package would download others
+        return RapidOCR3(
+            params={
+                **{f"{section}.model_path": str(path) for section, path in paths.items()},
+                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            }
+        )
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-kind", type=int, default=4)
@@ -195,10 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    from rapidocr_onnxruntime import RapidOCR
-
     config = load_config()
-    plain = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    plain = plain_ocr(config.scan.ocr.engine)
     os.environ.pop(REDIS_URL_ENV, None)  # a dedicated embedded server, never a shared one
     with tempfile.TemporaryDirectory(prefix="leaksentry-profile-") as tmp:
         redis_dir = Path(tmp) / "redis"

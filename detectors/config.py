@@ -70,6 +70,7 @@ class ScreenPageSettings(_Frozen):
 
 class VisionSettings(_Frozen):
     decode_max_side: int = Field(ge=640)
+    decode_min_side: int = Field(ge=640)
     page_max_side: int = Field(ge=640)
     min_page_area_ratio: float = Field(gt=0, lt=1)
     find_max_side: int = Field(ge=200)
@@ -79,6 +80,12 @@ class VisionSettings(_Frozen):
     max_text_skew_degrees: float = Field(gt=0, le=45)
     min_skew_agreement: float = Field(gt=0, le=1)
     screen_page: ScreenPageSettings
+
+    @model_validator(mode="after")
+    def _decode_range(self) -> VisionSettings:
+        if self.decode_min_side > self.decode_max_side:
+            raise ValueError("decode_min_side must not exceed decode_max_side")
+        return self
 
 
 class LayoutSettings(_Frozen):

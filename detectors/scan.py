@@ -27,7 +27,14 @@ from detectors.ocr.base import OcrEngine
 from detectors.policy import decide
 from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
-from detectors.vision.screen import ScreenPage, find_screen_page, on_screen, page_inside
+from detectors.vision.screen import (
+    ScreenPage,
+    find_screen_page,
+    lines_inside,
+    on_screen,
+    page_inside,
+    read_alike,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +125,18 @@ class Scanner:
         return ExtractContext(
             limits=self.config.scan.limits,
             decode_max_side=self.config.scan.vision.decode_max_side,
+            decode_min_side=self.config.scan.vision.decode_min_side,
         )
 
     def read(self, page: Page) -> None:
         """Fill `page.lines` by OCR where the page has no text layer."""
         if not page.needs_ocr or page.image is None:
             return
+        boxes = None
         if page.is_capture:
-            page.image = prepare_capture(page.image, self.engine, self.config.scan.vision).image
-        page.lines = self.engine.read(page.image)
+            capture = prepare_capture(page.image, self.engine, self.config.scan.vision)
+            page.image, boxes = capture.image, capture.boxes
+        page.lines = self.engine.read(page.image, boxes)
 
     def read_screen_page(self, page: Page) -> ScreenPage | None:
         """The document page inside a screenshot (a file preview, an OA pane, a website), read
@@ -137,7 +147,10 @@ class Scanner:
         if box is None:
             return None
         inside = page_inside(page, box)
-        self.read(inside)
+        if read_alike(page, box):
+            inside.lines = lines_inside(page.lines, box)  # no OCR twice of the same pixels
+        else:
+            self.read(inside)
         return ScreenPage(box, inside)
 
     def detect_page(

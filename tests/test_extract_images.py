@@ -9,9 +9,10 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
-from test_extract_builders import content_pages, metadata_lines, run
+from test_extract_builders import LIMITS, content_pages, metadata_lines, run
 
 from detectors.errors import CorruptFile, LimitExceeded
+from detectors.extract import ExtractContext, extract_pages
 
 
 def halves(size: tuple[int, int] = (400, 200)) -> Image.Image:
@@ -59,6 +60,20 @@ def test_large_jpeg_is_decoded_small() -> None:
     image = pages[0].image
     assert image is not None and max(image.shape[:2]) == 1000
     assert image.shape[:2] == (750, 1000)
+
+
+def test_large_jpeg_may_decode_at_a_scale_down_to_the_least_side() -> None:
+    """libjpeg's 1/2 scale lands within [decode_min_side, decode_max_side]: no shrink after."""
+    ctx = ExtractContext(LIMITS, decode_max_side=2400, decode_min_side=2000)
+    jpeg = encode(halves((4000, 3000)), "JPEG", quality=80)
+    assert _sizes(jpeg, "big.jpg", ctx) == [(1500, 2000)]
+    # A PNG has no scaled decode: decoded whole, it is shrunk to the long side.
+    png = encode(halves((4000, 3000)), "PNG")
+    assert _sizes(png, "big.png", ctx) == [(1800, 2400)]
+
+
+def _sizes(data: bytes, name: str, ctx: ExtractContext) -> list[tuple[int, ...]]:
+    return [p.image.shape[:2] for p in extract_pages(data, name, ctx) if p.image is not None]
 
 
 def test_large_png_is_downscaled_to_the_long_side() -> None:

@@ -18,7 +18,13 @@ from vision_synth import BLACK, SANS, font, render_official_page
 
 from detectors import ScanConfig, Scanner
 from detectors.model import BBox, Finding, Page, TextLine
-from detectors.vision.screen import ScreenPage, find_screen_page, on_screen, page_inside
+from detectors.vision.screen import (
+    ScreenPage,
+    find_screen_page,
+    on_screen,
+    page_inside,
+    read_alike,
+)
 
 
 def preview(
@@ -135,6 +141,41 @@ def test_a_page_inside_is_read_again_and_findings_go_back_to_the_screen() -> Non
     assert part.lines == [] and part.needs_ocr and not part.is_capture
     finding = Finding("classification_marking", "机密", 0.9, 1, "机密", bbox=(10, 10, 40, 20))
     assert on_screen(finding, (50, 20, 150, 90)).bbox == (60, 30, 90, 40)
+
+
+def test_a_page_inside_as_high_and_as_large_as_the_picture_reads_alike() -> None:
+    """OCR scales a picture by its long side and reads its top and bottom bands first: a page
+    inside that spans the picture's height and keeps its long side would read the same."""
+    page = Page("scan.png", 1, image=np.full((1400, 1000, 3), 255, np.uint8), is_capture=True)
+    assert read_alike(page, (250, 0, 1000, 1400))
+    assert not read_alike(page, (250, 100, 1000, 1400))  # its own top band
+    wide = Page("wide.png", 1, image=np.full((1000, 1400, 3), 255, np.uint8), is_capture=True)
+    assert not read_alike(wide, (100, 0, 1100, 1000))  # read at a larger scale
+
+
+class _NoOcr:
+    """An engine that must not be asked to read."""
+
+    name = "none"
+
+    def read(self, *_: object) -> list[TextLine]:
+        raise AssertionError("the page was read again")
+
+
+def test_a_scanned_page_with_a_dark_margin_is_not_read_twice(config: ScanConfig) -> None:
+    """A scan with a dark strip down one side shows a paper-white rectangle as high as the
+    picture: its lines are the picture's own, taken into the page's pixels, not read again."""
+    image = np.full((1400, 1000, 3), 255, np.uint8)
+    image[:, :250] = 90  # the scanner lid's shadow along the binding
+    lines = [TextLine("左边", (20, 100, 200, 130)), *lines_in((250, 0, 1000, 1400))]
+    page = Page("scan.png", 1, lines, image, needs_ocr=True, is_capture=True)
+    screen = Scanner(config, engine=_NoOcr()).read_screen_page(page)  # type: ignore[arg-type]
+    assert screen is not None and close_to(screen.box, (250, 0, 1000, 1400), slack=6)
+    x0, y0 = screen.box[:2]
+    boxes = [line.bbox for line in lines[1:] if line.bbox is not None]
+    shifted = [(b[0] - x0, b[1] - y0, b[2] - x0, b[3] - y0) for b in boxes]
+    assert [line.bbox for line in screen.page.lines] == shifted
+    assert [line.text for line in screen.page.lines] == [line.text for line in lines[1:]]
 
 
 def test_the_small_print_of_a_page_in_a_file_preview_is_read(config: ScanConfig) -> None:

@@ -6,24 +6,33 @@ for 12-megapixel warps; the one OCR call reads a rectified photo.
 
 from __future__ import annotations
 
+import difflib
+import io
+import re
 import time
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from vision_synth import (
+    DOC_NUMBER,
     ORGAN,
+    SynthPage,
     photograph,
     render_official_page,
     render_screenshot,
 )
 
-from detectors import ScanConfig
+from detectors import ScanConfig, Scanner
+from detectors.extract import extract_pages
+from detectors.extract.base import ExtractContext
+from detectors.model import Page, TextLine
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
 from detectors.vision.capture import estimate_skew, find_page, prepare_capture, rotate_small
 from detectors.vision.color import red_mask, white_balance
-from detectors.vision.geometry import order_corners, rotate_quarter
+from detectors.vision.geometry import order_corners, quarter_turn_map, rotate_quarter
 from tests.corpus.capture import fold
 
 PHOTO = (1800, 2400)
@@ -35,8 +44,13 @@ def engine(config: ScanConfig) -> OcrEngine:
 
 
 @pytest.fixture(scope="module")
-def page() -> np.ndarray:
-    return render_official_page(1600, body_lines=14).image
+def official() -> SynthPage:
+    return render_official_page(1600, body_lines=14)
+
+
+@pytest.fixture(scope="module")
+def page(official: SynthPage) -> np.ndarray:
+    return official.image
 
 
 # Geometry.
@@ -52,6 +66,15 @@ def test_rotate_quarter_is_clockwise() -> None:
     image[0, 0] = 255  # top-left
     assert rotate_quarter(image, 90)[0, -1].tolist() == [255] * 3  # now top-right
     assert rotate_quarter(image, 0) is image
+
+
+@pytest.mark.parametrize("turn", [0, 90, 180, 270])
+def test_quarter_turn_map_follows_the_pixels(turn: int) -> None:
+    image = np.zeros((4, 7, 3), np.uint8)
+    image[1, 5] = 255
+    turned = rotate_quarter(image, turn)
+    x, y = cv2.transform(np.array([[[5.0, 1.0]]]), quarter_turn_map(turn, 7, 4))[0, 0]
+    assert turned[round(y), round(x)].tolist() == [255] * 3
 
 
 # Page finding.
@@ -128,6 +151,78 @@ def test_without_an_outline_the_text_lines_turn_the_page_level(
     assert abs(estimate_skew(capture.image)) < 2
     texts = ["".join(line.text.split()) for line in engine.read(capture.image)]
     assert ORGAN in texts
+
+
+def test_an_upright_photo_is_read_with_the_boxes_that_told_its_orientation(
+    config: ScanConfig, engine: OcrEngine, page: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orientation and reading share one text detection pass, at the reading's size."""
+    sides: list[int] = []
+    detect = engine.detect  # type: ignore[attr-defined]
+
+    def counted(image: np.ndarray, side: int) -> object:
+        sides.append(side)
+        return detect(image, side)
+
+    monkeypatch.setattr(engine, "detect", counted)
+    photo, _ = photograph(page, PHOTO, seed=1)
+    scanned = Page(source="p.jpg", number=1, image=photo, needs_ocr=True, is_capture=True)
+    Scanner(config, engine=engine).read(scanned)
+    assert sides == [config.scan.ocr.det_max_side]
+    assert ORGAN in ["".join(line.text.split()) for line in scanned.lines]
+
+
+@pytest.mark.parametrize(("rotate_k", "tilt"), [(1, 0.0), (2, 4.0)])
+def test_the_boxes_that_turn_the_page_are_carried_onto_it_and_read(
+    config: ScanConfig, engine: OcrEngine, official: SynthPage, rotate_k: int, tilt: float
+) -> None:
+    """Turned and deskewed with the page, orientation's boxes read it as well as boxes found
+    again on the upright page do."""
+    photo, _ = photograph(rotate_small(official.image, tilt), PHOTO, seed=1, rotate_k=rotate_k)
+    capture = prepare_capture(photo, engine, config.scan.vision)
+    assert capture.rotation == 90 * rotate_k and capture.boxes is not None
+    assert (abs(capture.skew) >= config.scan.vision.min_skew_degrees) == bool(tilt)
+    carried = engine.read(capture.image, capture.boxes)
+    assert ORGAN in ["".join(line.text.split()) for line in carried]
+    fresh = engine.read(capture.image)
+    assert _share_read(official, carried) >= _share_read(official, fresh) - 0.02
+
+
+def _share_read(page: SynthPage, lines: list[TextLine]) -> float:
+    """Share of the page's characters that the reading recovered, in order."""
+    truth = "".join("".join(page.lines).split())
+    got = "".join("".join(line.text.split()) for line in lines)
+    blocks = difflib.SequenceMatcher(None, truth, got, autojunk=False).get_matching_blocks()
+    return sum(b.size for b in blocks) / len(truth)
+
+
+def test_a_12_mp_photo_decoded_at_half_scale_still_reads(
+    config: ScanConfig, engine: OcrEngine
+) -> None:
+    """A 12 MP JPEG comes out of libjpeg's 1/2 scale at `decode_min_side`: its page still
+    gets the pixels the OCR needs, down to the small print (the document number)."""
+    official = render_official_page(2480, body_lines=14)
+    photo, _ = photograph(official.image, (3000, 4000), seed=1)
+    out = io.BytesIO()
+    Image.fromarray(photo).save(out, "JPEG", quality=90)
+    vision = config.scan.vision
+    ctx = ExtractContext(
+        limits=config.scan.limits,
+        decode_max_side=vision.decode_max_side,
+        decode_min_side=vision.decode_min_side,
+    )
+    (decoded,) = extract_pages(out.getvalue(), "photo.jpg", ctx)
+    assert decoded.image is not None
+    assert decoded.image.shape == (vision.decode_min_side, vision.decode_min_side * 3 // 4, 3)
+    Scanner(config, engine=engine).read(decoded)
+    texts = ["".join(line.text.split()) for line in decoded.lines]
+    assert ORGAN in texts
+    # The number's brackets (〔〕) read as any of their look-alikes.
+    assert _letters(DOC_NUMBER) in [_letters(text) for text in texts]
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"\W", "", text)
 
 
 def test_screenshot_passes_through_untouched(config: ScanConfig, engine: OcrEngine) -> None:

@@ -154,6 +154,7 @@ class PageArtist:
         context = ExtractContext(
             limits=self._config.scan.limits,
             decode_max_side=self._config.scan.vision.decode_max_side,
+            decode_min_side=self._config.scan.vision.decode_min_side,
         )
         return (p for p in extract_pages(data, filename, context) if not p.is_metadata)
 

@@ -59,6 +59,9 @@ class ExtractContext:
     tally: ExtractTally = field(default_factory=ExtractTally)
     decode_max_side: int = 2400
     """Long side, in pixels, that photos are decoded at (config `vision.decode_max_side`)."""
+    decode_min_side: int = 2000
+    """Long side a JPEG photo may decode at instead, by libjpeg's scaling (config
+    `vision.decode_min_side`)."""
 
     def warn(self, source: str, message: str) -> None:
         self.tally.warnings.append(f"{source}: {message}")

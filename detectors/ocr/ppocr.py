@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from detectors.config import OcrSettings
 from detectors.model import RgbImage, TextLine
+from detectors.ocr.base import Lines
 from detectors.ocr.layout import (
     FULL,
     Budget,
@@ -92,8 +93,12 @@ class PpOcrEngine:
         """The direction classifier's vote on each BGR piece of text."""
         raise NotImplementedError
 
-    def read(self, image: RgbImage) -> list[TextLine]:
-        boxes = self.detect(image, self._settings.det_max_side)
+    def detect_lines(self, image: RgbImage) -> list[TextBox]:
+        return self.detect(image, self._settings.det_max_side)
+
+    def read(self, image: RgbImage, boxes: Lines = None) -> list[TextLine]:
+        if boxes is None:
+            boxes = self.detect_lines(image)
         plan = plan_recognition(boxes, image.shape[0], self._settings, fast=self._fast)
         bgr = _model_input(image)
         budget = Budget(self._settings.rec_char_budget)
@@ -120,14 +125,16 @@ class PpOcrEngine:
             text, score = self._recognize(crop, FULL)
         return text.strip(), score
 
-    def orientation(self, image: RgbImage) -> int:
+    def orientation(self, image: RgbImage, boxes: Lines = None) -> int:
         """Quarter turn from the shape of detected lines, half turn from the direction model.
 
         Lines on a page turned sideways are detected as tall boxes. The direction classifier
         then says, for pieces of the longest lines turned to horizontal, whether they are
-        upside down.
+        upside down. The boxes are the reading's own (`detect_lines`): no detection pass of
+        its own.
         """
-        boxes = self.detect(image, self._settings.orientation_max_side)
+        if boxes is None:
+            boxes = self.detect_lines(image)
         if len(boxes) < 2:
             return 0
         across = sum(b.width for b in boxes if not b.vertical and b.chars >= 2)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from detectors.config import OcrSettings
 from detectors.model import BBox, RgbImage, TextLine
+from detectors.ocr.base import Lines
 from detectors.ocr.layout import reading_order
 from detectors.vision.color import white_balance
 from detectors.vision.geometry import GrayImage, rotate_quarter, scale_to_max_side
@@ -42,7 +43,10 @@ class TesseractEngine:
         cv2.setNumThreads(settings.threads)
         self._settings = settings
 
-    def read(self, image: RgbImage) -> list[TextLine]:
+    def detect_lines(self, image: RgbImage) -> Lines:
+        return None  # Tesseract finds its lines as it reads them
+
+    def read(self, image: RgbImage, boxes: Lines = None) -> list[TextLine]:
         small, scale = scale_to_max_side(ink_gray(image), self._settings.tesseract_max_side)
         data = pytesseract.image_to_data(
             Image.fromarray(small),
@@ -57,7 +61,7 @@ class TesseractEngine:
         ]
         return reading_order([x for x in lines if x.text], lambda line: line.bbox)
 
-    def orientation(self, image: RgbImage) -> int:
+    def orientation(self, image: RgbImage, boxes: Lines = None) -> int:
         """Quarter turn from the direction of text-line blobs, half turn from Tesseract itself.
 
         Tesseract's own orientation detection (OSD) is unreliable on CJK photos (it calls

@@ -9,6 +9,7 @@ page outline the whole image is kept as it is, never cropped to some inner recta
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +19,18 @@ import numpy.typing as npt
 
 from detectors.config import VisionSettings
 from detectors.model import RgbImage
-from detectors.ocr.base import OcrEngine
+from detectors.ocr.base import Lines, OcrEngine
+from detectors.ocr.layout import TextBox, text_box
 from detectors.vision.geometry import (
+    Affine,
     Contour,
     GrayImage,
     Quad,
     contours_of,
+    map_quad,
     order_corners,
     quad_size,
+    quarter_turn_map,
     rotate_quarter,
     scale_to_max_side,
     to_gray,
@@ -77,21 +82,47 @@ class Capture:
     """Clockwise quarter turn applied after straightening: 0, 90, 180 or 270."""
     skew: float
     """Skew in degrees measured on the upright page; corrected when within the limits."""
+    boxes: Lines
+    """The text line boxes found on the page, in `image`'s pixels, for `engine.read`."""
 
 
 def prepare_capture(image: RgbImage, engine: OcrEngine, settings: VisionSettings) -> Capture:
-    """The page in `image`, straightened, turned upright and deskewed."""
+    """The page in `image`, straightened, turned upright and deskewed, with its line boxes.
+
+    One text detection pass serves both orientation and reading: the boxes found on the
+    straightened page are turned and deskewed with it, not found again on the upright page.
+    """
     quad = find_page(image, settings)
     page = image if quad is None else straighten(image, quad, settings.page_max_side)
-    rotation = engine.orientation(page)
-    page = rotate_quarter(page, rotation)
+    boxes = engine.detect_lines(page)
+    rotation = engine.orientation(page, boxes)
+    if rotation:
+        height, width = page.shape[:2]
+        page = rotate_quarter(page, rotation)
+        boxes = _moved(boxes, quarter_turn_map(rotation, width, height), page)
     skew = estimate_skew(page, settings.min_skew_agreement)
     # A page straightened from its outline is nearly level; a page that filled the frame or
     # lay on a desk as bright as itself may lie at any angle, and only its text tells which.
     limit = settings.max_skew_degrees if quad is not None else settings.max_text_skew_degrees
     if settings.min_skew_degrees <= abs(skew) <= limit:
-        page = rotate_small(page, skew, expand=abs(skew) > settings.max_skew_degrees)
-    return Capture(image=page, quad=quad, rotation=rotation, skew=skew)
+        steep = abs(skew) > settings.max_skew_degrees
+        height, width = page.shape[:2]
+        page = rotate_small(page, skew, expand=steep)
+        if steep:
+            # Boxes around lines lying at a steep angle take in their neighbours' ink: they
+            # read worse carried level than found again on the level page.
+            boxes = engine.detect_lines(page)
+        else:
+            boxes = _moved(boxes, small_rotation_map(width, height, skew)[0], page)
+    return Capture(image=page, quad=quad, rotation=rotation, skew=skew, boxes=boxes)
+
+
+def _moved(boxes: Sequence[TextBox] | None, mapping: Affine, onto: RgbImage) -> Lines:
+    """Line boxes carried onto the page image `onto` that `mapping` made."""
+    if boxes is None:
+        return None
+    height, width = onto.shape[:2]
+    return [text_box(map_quad(box.quad, mapping), width, height) for box in boxes]
 
 
 # Page finding.
@@ -323,12 +354,7 @@ def rotate_small(image: RgbImage, degrees: float, *, expand: bool = False) -> Rg
     """The image rotated by `degrees` (positive: counter-clockwise): the same size, or with
     `expand` large enough to keep every corner (a page turned by 30° would lose its own)."""
     h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    size = (w, h)
-    if expand:
-        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-        size = (round(w * cos + h * sin), round(w * sin + h * cos))
-        matrix[:, 2] += (size[0] - w) / 2, (size[1] - h) / 2
+    matrix, size = small_rotation_map(w, h, degrees, expand=expand)
     # White corners: replicated edge pixels would smear a red rule or text into streaks.
     rotated = cv2.warpAffine(
         image,
@@ -339,3 +365,16 @@ def rotate_small(image: RgbImage, degrees: float, *, expand: bool = False) -> Rg
         borderValue=(255, 255, 255),
     )
     return np.asarray(rotated, dtype=np.uint8)
+
+
+def small_rotation_map(
+    width: int, height: int, degrees: float, *, expand: bool = False
+) -> tuple[Affine, tuple[int, int]]:
+    """Where `rotate_small` takes each pixel of a width x height image, and its new size."""
+    matrix = np.asarray(cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0), np.float64)
+    size = (width, height)
+    if expand:
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (round(width * cos + height * sin), round(width * sin + height * cos))
+        matrix[:, 2] += np.array([size[0] - width, size[1] - height], np.float64) / 2
+    return matrix, size

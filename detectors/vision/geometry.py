@@ -78,6 +78,28 @@ def rotate_quarter(image: RgbImage, clockwise: int) -> RgbImage:
     return image if code is None else np.asarray(cv2.rotate(image, code), dtype=np.uint8)
 
 
+Affine = npt.NDArray[np.float64]
+"""A 2 x 3 affine map of image points, as OpenCV's warpAffine takes it."""
+
+
+def quarter_turn_map(clockwise: int, width: int, height: int) -> Affine:
+    """Where `rotate_quarter` of a width x height image takes each pixel (x, y)."""
+    turn = clockwise % 360
+    rows = {
+        0: [[1, 0, 0], [0, 1, 0]],
+        90: [[0, -1, height - 1], [1, 0, 0]],
+        180: [[-1, 0, width - 1], [0, -1, height - 1]],
+        270: [[0, 1, 0], [-1, 0, width - 1]],
+    }[turn]
+    return np.asarray(rows, dtype=np.float64)
+
+
+def map_quad(quad: Quad, mapping: Affine) -> Quad:
+    """The quad's corners moved by `mapping`, reordered TL, TR, BR, BL on the moved image."""
+    moved = cv2.transform(quad.reshape(-1, 1, 2).astype(np.float64), mapping).reshape(4, 2)
+    return order_corners(moved)
+
+
 def scale_to_max_side(image: RgbImage, max_side: int) -> tuple[RgbImage, float]:
     """The image shrunk so that its long side is at most `max_side`, and the scale used.
 
