@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from detectors.config import ScanConfig
@@ -21,9 +22,10 @@ from detectors.extract import extract_pages, media_kind
 from detectors.extract.base import ExtractContext
 from detectors.fingerprint import KnownDocuments, KnownMatch
 from detectors.fingerprint.page import fingerprint_page
-from detectors.model import Finding, Page, ScanReport, Verdict
+from detectors.model import Finding, Page, ScanReport, TextLine, Verdict
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
+from detectors.ocr.layout import reading_order
 from detectors.policy import decide
 from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
@@ -34,6 +36,7 @@ from detectors.vision.screen import (
     on_screen,
     page_inside,
     read_alike,
+    same_line,
 )
 
 log = logging.getLogger(__name__)
@@ -150,8 +153,29 @@ class Scanner:
         if read_alike(page, box):
             inside.lines = lines_inside(page.lines, box)  # no OCR twice of the same pixels
         else:
-            self.read(inside)
+            self._read_again(inside, lines_inside(page.lines, box))
         return ScreenPage(box, inside)
+
+    def _read_again(self, inside: Page, screen_lines: list[TextLine]) -> None:
+        """Read the page inside a screen at its own scale, where detection finds its small
+        print. Recognition reads the same pixels at the same size either way, so a line the
+        screen's reading already holds is taken from it (its text; the box is this pass's
+        finer one); only the lines that detection found anew are recognised."""
+        assert inside.image is not None
+        boxes = self.engine.detect_lines(inside.image)
+        if boxes is None:  # an engine without a separate detection pass
+            self.read(inside)
+            return
+        known = {id(box): same_line(box.bbox, screen_lines) for box in boxes}
+        fresh = [box for box in boxes if known[id(box)] is None]
+        # The text of the screen's reading, the box of this finer detection.
+        taken = [
+            replace(line, bbox=box.bbox, slope=box.slope)
+            for box in boxes
+            if (line := known[id(box)]) is not None
+        ]
+        read = self.engine.read(inside.image, fresh) if fresh else []
+        inside.lines = reading_order([*dict.fromkeys([*taken, *read])], lambda ln: ln.bbox)
 
     def detect_page(
         self,

@@ -18,6 +18,7 @@ from vision_synth import BLACK, SANS, font, render_official_page
 
 from detectors import ScanConfig, Scanner
 from detectors.model import BBox, Finding, Page, TextLine
+from detectors.ocr.base import Lines
 from detectors.vision.screen import (
     ScreenPage,
     find_screen_page,
@@ -191,6 +192,37 @@ def test_the_small_print_of_a_page_in_a_file_preview_is_read(config: ScanConfig)
         assert finding.confidence >= config.policy.min_confidence and finding.bbox is not None
         x0, y0, x1, y1 = finding.bbox
         assert truth[0] <= x0 < x1 <= truth[2] and truth[1] <= y0 < y1 <= truth[3]
+
+
+def test_the_page_inside_recognises_only_the_lines_the_screen_did_not_read(
+    config: ScanConfig,
+) -> None:
+    """Recognition reads the same pixels at the same size on the screen and on the page inside
+    it; only detection differs. So the second reading recognises the lines its finer detection
+    found anew and takes the rest from the screen's reading: the same text, fewer lines
+    recognised."""
+    screen, truth = oa_pane(30)
+    scanner = Scanner(config)
+    engine = scanner.engine
+    recognised: list[int] = []
+    read = engine.read
+
+    def counting_read(image: np.ndarray, boxes: Lines = None) -> list[TextLine]:
+        lines = read(image, boxes)
+        recognised.append(len(lines))
+        return lines
+
+    engine.read = counting_read  # type: ignore[method-assign]
+    page = Page(source="oa.png", number=1, image=screen, needs_ocr=True, is_capture=True)
+    scanner.read(page)
+    found = scanner.read_screen_page(page)
+    assert found is not None and close_to(found.box, truth)
+    _, anew = recognised
+    taken = len(found.page.lines) - anew
+    assert taken > anew  # most lines were read on the screen already
+    fresh = page_inside(page, found.box)
+    scanner.read(fresh)  # the page inside read whole, as before
+    assert [ln.text for ln in found.page.lines] == [ln.text for ln in fresh.lines]
 
 
 def test_the_surer_reading_of_screen_and_page_is_kept(config: ScanConfig) -> None:

@@ -186,6 +186,28 @@ def lines_inside(lines: list[TextLine], box: BBox) -> list[TextLine]:
     ]
 
 
+_SAME_LINE_OVERLAP = 0.7
+"""A detected box and a line already read are one line when they overlap this much
+(intersection over union)."""
+
+
+def same_line(box: BBox, lines: list[TextLine]) -> TextLine | None:
+    """The line of `lines` that `box` outlines again, if one does."""
+    best = max(lines, key=lambda line: _overlap(box, line.bbox), default=None)
+    return best if best is not None and _overlap(box, best.bbox) >= _SAME_LINE_OVERLAP else None
+
+
+def _overlap(a: BBox, b: BBox | None) -> float:
+    if b is None:
+        return 0.0
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    both = w * h
+    return both / float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - both)
+
+
 def on_screen(finding: Finding, box: BBox) -> Finding:
     """A finding on the page inside `box`, placed back on the screenshot."""
     if finding.bbox is None:
