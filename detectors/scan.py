@@ -166,13 +166,11 @@ class Scanner:
         if boxes is None:  # an engine without a separate detection pass
             self.read(inside)
             return
-        known = {id(box): same_line(box.bbox, screen_lines) for box in boxes}
-        fresh = [box for box in boxes if known[id(box)] is None]
+        pairs = [(box, same_line(box.bbox, screen_lines)) for box in boxes]
+        fresh = [box for box, line in pairs if line is None]
         # The text of the screen's reading, the box of this finer detection.
         taken = [
-            replace(line, bbox=box.bbox, slope=box.slope)
-            for box in boxes
-            if (line := known[id(box)]) is not None
+            replace(line, bbox=box.bbox, slope=box.slope) for box, line in pairs if line is not None
         ]
         read = self.engine.read(inside.image, fresh) if fresh else []
         inside.lines = reading_order([*dict.fromkeys([*taken, *read])], lambda ln: ln.bbox)

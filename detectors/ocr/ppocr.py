@@ -38,7 +38,7 @@ from detectors.ocr.layout import (
     reading_order,
     text_box,
 )
-from detectors.vision.geometry import rotate_quarter, scale_to_max_side, warp_quad
+from detectors.vision.geometry import rotate_quarter, scale_to_max_side, to_gray, warp_quad
 
 _REC_MIN_WIDTH = 64
 """RapidOCR pads every crop to 320 px; short crops read as well at their own width, faster."""
@@ -189,8 +189,7 @@ def _model_input(image: RgbImage) -> npt.NDArray[np.uint8]:
     (one 2026 monitor photo: 2 lines read in colour, 10 in luminance). Luminance keeps the
     strokes, red ink's too (luma about 90 on paper white), and drops the colour noise. Grey
     in three channels is the same in RGB and BGR order."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    return np.asarray(cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 
 
 def _crop(

@@ -100,13 +100,18 @@ def _paper_mask(image: RgbImage, min_level: int, max_spread: int) -> np.ndarray:
     return _despeckled(paper, max(image.shape[:2]))
 
 
-def _despeckled(mask: np.ndarray, long_side: int) -> np.ndarray:
-    """The mask closed over speckle, then opened: thin light bridges (a table's rule, a text
-    caret) are cut, the page's margin stays."""
-    k = np.ones((max(3, round(long_side * _CLOSE_RATIO)),) * 2, np.uint8)
-    return np.asarray(
-        cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k), cv2.MORPH_OPEN, k)
-    )
+def _despeckled(mask: np.ndarray, long_side: int, open_ratio: float = _CLOSE_RATIO) -> np.ndarray:
+    """The mask closed over speckle, then opened with a square of `open_ratio` of the long
+    side: light bridges thinner than that (a table's rule, a text caret) are cut, the page's
+    margin stays."""
+    close = np.ones((_square(long_side, _CLOSE_RATIO),) * 2, np.uint8)
+    opening = np.ones((_square(long_side, open_ratio),) * 2, np.uint8)
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, close)
+    return np.asarray(cv2.morphologyEx(closed, cv2.MORPH_OPEN, opening))
+
+
+def _square(long_side: int, ratio: float) -> int:
+    return max(3, round(long_side * ratio))
 
 
 def _lit_paper_mask(image: RgbImage, share: float) -> np.ndarray:
@@ -117,16 +122,15 @@ def _lit_paper_mask(image: RgbImage, share: float) -> np.ndarray:
     screen. The brightest channel is judged (a rainbow band dims one channel at a time),
     after a grey-level closing that lifts glyphs and moiré's dark fringes to their surround."""
     top = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])
-    lift = max(3, round(max(image.shape[:2]) * _LIT_LIFT_RATIO))
-    level = cv2.morphologyEx(top, cv2.MORPH_CLOSE, np.ones((lift, lift), np.uint8))
-    level = cv2.GaussianBlur(level, (0, 0), 2)
+    long_side = max(image.shape[:2])
+    lift = np.ones((_square(long_side, _LIT_LIFT_RATIO),) * 2, np.uint8)
+    level = cv2.GaussianBlur(cv2.morphologyEx(top, cv2.MORPH_CLOSE, lift), (0, 0), 2)
     white = float(np.percentile(level, 99))
-    mask = _despeckled((level >= share * white).astype(np.uint8) * 255, max(image.shape[:2]))
     # A photo loses the thin dark frames that part a viewer's page from the application's
-    # light panels: open wider, so that a strip of light ground along the viewer's edge does
-    # not join the page to them.
-    k = max(3, round(max(image.shape[:2]) * _LIT_OPEN_RATIO))
-    return np.asarray(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)))
+    # light panels: opened wider, a strip of light ground along the viewer's edge does not
+    # join the page to them.
+    lit = (level >= share * white).astype(np.uint8) * 255
+    return _despeckled(lit, long_side, _LIT_OPEN_RATIO)
 
 
 def _largest_rectangle(mask: np.ndarray, min_fill: float) -> tuple[int, int, int, int] | None:
