@@ -14,6 +14,10 @@ from detectors.model import BBox, Finding, Page, TextLine
 from detectors.rules._text import normalize
 
 _RED_LINE_INK_SHARE = 0.06
+_RULE_SHARE = 0.8
+"""A row (or an edge column) of a line's box this red is a rule crossing it, not a stroke."""
+_EDGE_SHARE = 0.15
+"""Columns this near either end of a box may be a table's vertical rule."""
 _SAME_ROW_OVERLAP = 0.5
 """Two boxes stand on one row when they overlap by this share of the lower one's height."""
 _STACK_GAP = 0.8
@@ -76,7 +80,7 @@ class PageContext:
         if mask is None or line.bbox is None:
             return False
         x0, y0, x1, y1 = line.bbox
-        box = mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
+        box = _without_rules(mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)])
         # Glyph strokes cover roughly 15-35 % of a text box; a red line is mostly red ink.
         return box.size > 0 and float(box.mean()) >= _RED_LINE_INK_SHARE
 
@@ -168,3 +172,18 @@ class PageContext:
         if line.bbox is not None and self.page.height:
             return line.bbox[3] >= (1 - layout.bottom_zone_ratio) * self.page.height
         return self.index_of(line) >= len(self.page.lines) - layout.top_zone_lines
+
+
+def _without_rules(box: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """A line's box without the red rules that cross it: black text in a table ruled in red
+    (a telegram's 电报号 | 份号 cells) has the cell's edges inside its OCR box, as much red
+    as a red line's strokes. A rule fills a row of the box; a vertical rule fills a column
+    near either end. Strokes fill neither: no glyph spans a whole line, and a red line keeps
+    its strokes in the middle columns."""
+    if box.size == 0:
+        return box
+    rows = box.mean(axis=1) < _RULE_SHARE
+    columns = box.mean(axis=0) < _RULE_SHARE
+    edge = max(1, round(_EDGE_SHARE * box.shape[1]))
+    columns[edge:-edge] = True
+    return box[rows][:, columns]

@@ -239,6 +239,69 @@ def test_a_level_beside_its_label_counts_anywhere_on_the_row(config: ScanConfig)
     assert classification_marking.detect(context(laid_out_page(far), config)) == []  # too far
 
 
+def test_a_misread_level_in_its_field_counts_anywhere(config: ScanConfig) -> None:
+    """A far shot of a telegram reads 机密★1年 in its 密级 cell as 实密★1年: the label says
+    what the value is, mid-page too. The same reading without the label is no marking there."""
+    body = [("正文", (170, y, 1000, y + 40)) for y in range(200, 640, 60)]
+    rows = [*body, ("密　级", (170, 700, 280, 740)), ("实密★1年", (340, 700, 520, 740))]
+    (found,) = classification_marking.detect(context(laid_out_page(rows), config))
+    assert found.confidence >= config.policy.min_confidence
+    assert found.evidence == "密　级 实密★1年"
+    bare = [*body, ("实密★1年", (340, 700, 520, 740))]
+    assert classification_marking.detect(context(laid_out_page(bare), config)) == []
+
+
+def _table_top(image: np.ndarray) -> int:
+    """The first row of the telegram's red table under its title."""
+    red = (image[..., 0] > 150) & (image[..., 1] < 100)
+    rows = red.mean(axis=1)
+    title_end = int(np.argmax(rows > 0.05)) + 60
+    return title_end + int(np.argmax(rows[title_end:] > 0.5))
+
+
+def _telegram_lines(image: np.ndarray, top: int) -> list[TextLine]:
+    """What OCR reads of the form: the red title, and cell text whose boxes take in the
+    cell's red edges (a photo's boxes run to the rules)."""
+    width = image.shape[1]
+    red = (image[..., 0] > 150) & (image[..., 1] < 100)
+    title_rows = np.flatnonzero(red[: top - 20].mean(axis=1) > 0.01)
+    title_cols = np.flatnonzero(red[title_rows[0] : title_rows[-1] + 1].any(axis=0))
+    title = (int(title_cols[0]), int(title_rows[0]), int(title_cols[-1]), int(title_rows[-1]))
+    lines = [TextLine("密码电报", bbox=title)]
+    left, right = round(0.13 * width), round(0.88 * width)
+    for r, row in enumerate(("发电单位", "密　级", "电报号")):
+        y0 = top - 2 + 78 * r
+        lines.append(TextLine(row, bbox=(left - 2, y0, left + round(0.14 * width), y0 + 82)))
+    title_box = (left, top + 300, right, top + 340)
+    lines.append(TextLine("关于做好近期防汛工作的紧急通知", bbox=title_box))
+    return lines
+
+
+def test_black_cells_of_a_red_table_are_not_red_lines(config: ScanConfig) -> None:
+    """The red edges inside a black cell's box do not make its text red: the fields count,
+    and the red title over the table is a red header."""
+    image = telegram_form()
+    lines = _telegram_lines(image, _table_top(image))
+    ctx = PageContext(page=Page(source="t.png", number=1, image=image, lines=lines), config=config)
+    assert [ctx.is_red(line) for line in lines] == [True, False, False, False, False]
+    (found,) = red_header.detect(ctx)
+    assert found.details["telegram"]
+
+
+def test_a_table_edge_dotted_by_moire_still_tops_a_telegram(config: ScanConfig) -> None:
+    """A monitor's moiré breaks the table's top edge into dots: joined, it is the rule."""
+    image = telegram_form()
+    top = _table_top(image)
+    lines = _telegram_lines(image, top)
+    band = image[top - 3 : top + 6]
+    red = (band[..., 0] > 150) & (band[..., 1] < 100)
+    dots = np.arange(band.shape[1]) % 30 >= 8
+    band[red & dots[None, :]] = (252, 252, 250)  # red dots 8 px long, 30 px apart
+    page = Page(source="t.jpg", number=1, image=image, lines=lines)
+    (found,) = red_header.detect(PageContext(page=page, config=config))
+    assert found.details["telegram"]
+
+
 def test_letter_spaced_telegram_fields_and_cells(config: ScanConfig) -> None:
     rows = [
         ("发电单位", (170, 320, 300, 360)),

@@ -186,6 +186,26 @@ def test_an_organ_mark_whose_glyphs_run_together_counts(
     assert finding.details["organ_mark"] and finding.details["rule"]
 
 
+def test_a_seals_text_read_as_red_lines_is_no_red_body(config: ScanConfig) -> None:
+    """On a short page OCR reads a seal's arc and the signature under it as two or three red
+    lines; they stand on the seal, not in the body, and do not make the page a menu."""
+    official = render_official_page(1240, body_lines=3)
+    assert official.mark_box and official.seal_box
+    x0, y0, x1, _ = official.seal_box
+    side = (x1 - x0) // 4
+    on_seal = [
+        TextLine("县教育", bbox=(x0 + side, y0 + 4, x1 - side, y0 + side)),
+        TextLine("白沙县", bbox=(x0 + 4, y0 + side, x0 + 2 * side, y0 + 2 * side)),
+        TextLine("教育局", bbox=(x1 - 2 * side, y0 + side, x1 - 4, y0 + 2 * side)),
+    ]
+    lines = [TextLine(ORGAN, bbox=official.mark_box), *on_seal]
+    page = Page(source="photo.jpg", number=1, image=official.image, lines=lines)
+    ctx = PageContext(page=page, config=config)
+    assert all(ctx.is_red(line) for line in on_seal)
+    (finding,) = red_header.detect(ctx)
+    assert finding.details["organ_mark"] and finding.details["rule"]
+
+
 def test_letter_spaced_organ_mark(config: ScanConfig) -> None:
     (finding,) = detect(config, render_official_page(1240, organ="中 共 广 州 市 委 员 会").image)
     assert finding.details["organ_mark"]

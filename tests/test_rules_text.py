@@ -310,6 +310,7 @@ def test_first_lines_of_a_header_only_photo_are_the_top(config: ScanConfig) -> N
 def test_one_misread_level_glyph_with_star_and_period(config: ScanConfig) -> None:
     found = classification_marking.detect(context(text_page(["000480", "秘图*5年"]), config))
     assert len(found) == 1 and found[0].confidence >= config.policy.min_confidence
+    assert found[0].label == "秘密"  # the one level that begins with 秘
     assert classification_marking.detect(context(text_page(["保密5年"]), config)) == []
 
 

@@ -31,6 +31,7 @@ class _Patterns:
     misread_star: re.Pattern[str]
     no_star: re.Pattern[str]
     misread_level: re.Pattern[str]
+    misread_field: re.Pattern[str]
     dropped_glyph: re.Pattern[str]
     field: re.Pattern[str]
     label: re.Pattern[str]
@@ -44,6 +45,8 @@ def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
     labels = alternation(markings.field_labels)
     periods = "|".join(f"(?:{p})" for p in markings.periods)
     true_stars = char_class(_TRUE_STARS)
+    any_star = char_class("".join(markings.star_variants))
+    misread = _one_glyph_off(markings.levels)
     # What may share a marking's line: the copy number, the urgency, other markings.
     companions = rf"\d{{{headers.copy_number_digits}}}|{alternation(headers.urgency)}"
     return _Patterns(
@@ -53,9 +56,11 @@ def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
         misread_star=re.compile(rf"(?P<level>{levels}).(?P<period>{_STRICT_PERIOD})"),
         no_star=re.compile(rf"(?P<level>{levels})(?P<period>{_STRICT_PERIOD})"),
         # One glyph of the level misread (秘图*5年): still a marking with a star and a period.
-        misread_level=re.compile(
-            rf"(?P<level>{_one_glyph_off(markings.levels)}){char_class(''.join(markings.star_variants))}"
-            rf"(?P<period>{_STRICT_PERIOD})"
+        misread_level=re.compile(rf"(?P<level>{misread}){any_star}(?P<period>{_STRICT_PERIOD})"),
+        # The same in a form's 密级 cell (密　级 | 实密★1年, a far shot): the label says what
+        # the value is, wherever the table stands on the page.
+        misread_field=re.compile(
+            rf"{labels}[:：]?(?P<level>{misread}){any_star}(?P<period>{_STRICT_PERIOD})"
         ),
         # One glyph of the level lost on a blurred photo (机★10年): only before a true star.
         dropped_glyph=re.compile(
@@ -64,7 +69,7 @@ def _patterns(markings: ClassificationMarkings, headers: Headers) -> _Patterns:
         ),
         field=re.compile(
             rf"{labels}[:：]?(?P<level>{levels})"
-            rf"(?:{char_class(''.join(markings.star_variants))}(?:{periods})?)?"
+            rf"(?:{any_star}(?:{periods})?)?"
         ),
         label=re.compile(rf"{labels}[:：]?"),
         bare=re.compile(rf"(?P<level>{levels})"),
@@ -78,6 +83,15 @@ def _one_glyph_off(levels: tuple[str, ...]) -> str:
         f".{re.escape(level[1])}" for level in levels
     }
     return "|".join(sorted(forms))
+
+
+def _level(read: str, levels: tuple[str, ...]) -> str:
+    """The level a reading names: itself, or the one level whose first glyph it keeps (机图 →
+    机密). A reading that keeps only 密 (实密) could be any level and is shown as read."""
+    if read in levels:
+        return read
+    named = [level for level in levels if level[0] == read[:1]]
+    return named[0] if len(named) == 1 else read
 
 
 @lru_cache(maxsize=8)
@@ -110,6 +124,7 @@ def detect(ctx: PageContext) -> list[Finding]:
             (patterns.misread_star, 0.9, False, max_extra),
             (patterns.no_star, 0.85, True, max_extra),
             (patterns.misread_level, 0.8, True, max_extra),
+            (patterns.misread_field, 0.8, False, max_extra),
             (patterns.dropped_glyph, 0.75, True, 0),
             # A bare level word must stand quite alone: 第三章　秘密 is a chapter title.
             (patterns.bare, config.markings.classification.bare_level_confidence, True, 0),
@@ -124,7 +139,7 @@ def detect(ctx: PageContext) -> list[Finding]:
             findings.append(
                 ctx.finding(
                     NAME,
-                    match.group("level"),
+                    _level(match.group("level"), config.markings.classification.levels),
                     confidence * min(1.0, 0.5 + read),
                     evidence,
                     _union(line.bbox, value.bbox) if value else line.bbox,

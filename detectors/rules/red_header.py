@@ -36,6 +36,7 @@ from detectors.rules._organ import header_suffix, organ_name
 from detectors.rules._text import alternation, normalize
 from detectors.rules.document_header import numbered, telegram_fields
 from detectors.rules.handling_marking import any_marking
+from detectors.rules.seal import find_seals
 from detectors.vision.color import paper_color
 from detectors.vision.geometry import components
 
@@ -206,11 +207,30 @@ def _not_a_header(
     if any(t.endswith(settings.masthead_suffixes) for t in texts):
         return "masthead"  # …日报: a newspaper
     # Lines of text, not the single glyphs of a seal's arc that a text layer may hold.
-    if sum(len(normalize(line.text)) >= 2 for line in body_red) >= _MAX_RED_BODY_LINES:
+    words = [line for line in body_red if len(normalize(line.text)) >= 2]
+    if len(words) >= _MAX_RED_BODY_LINES and len(_off_seals(ctx, words)) >= _MAX_RED_BODY_LINES:
         return "red body text"  # a menu, a poster: a document's body is black
     if _columns(ctx, boundary, text_width):
         return "columns"  # a newspaper or a leaflet
     return None
+
+
+def _off_seals(ctx: PageContext, lines: list[TextLine]) -> list[TextLine]:
+    """The lines that stand on no seal: OCR reads a seal's arc (白沙县教育局) and the black
+    signature under it as red lines, two or three of them on a small page. Seals are looked
+    for only here, where red lines in the body would reject the header."""
+    mask = ctx.red_mask
+    seals = [] if mask is None else find_seals(mask.view(np.uint8), ctx.config.scan.seal)
+    return [
+        line
+        for line in lines
+        if line.bbox is None or not any(_centre_inside(line.bbox, s.bbox) for s in seals)
+    ]
+
+
+def _centre_inside(box: BBox, outer: BBox) -> bool:
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return outer[0] <= x <= outer[2] and outer[1] <= y <= outer[3]
 
 
 def _columns(ctx: PageContext, top: int, text_width: int) -> bool:
@@ -448,10 +468,10 @@ def _separate_glyphs(row: Mask) -> bool:
 def _telegram(
     ctx: PageContext, mask: Mask, left: int, right: int, settings: RedHeaderSettings
 ) -> Finding | None:
-    """明电 / 密码电报: a red title, then a red rule or the red top edge of a table whose
-    cells hold the telegram's fields (发电单位, 等　级, 电报号). The table may be ruled in red
-    all through, which makes it a grid like an invoice's; an invoice has neither such a
-    title nor such cells."""
+    """明电 / 密码电报: a red title, then a red rule or the red top edge of a table (a monitor's
+    moiré dots it: joined) whose cells hold the telegram's fields (发电单位, 等　级, 电报号).
+    The table may be ruled in red all through, which makes it a grid like an invoice's; an
+    invoice has neither such a title nor such cells."""
     headers, height = ctx.config.headers, _page_height(mask)
     cells = [
         (line, telegram_fields(line.text, headers))
@@ -474,7 +494,13 @@ def _telegram(
         return None
     title = max(titles, key=lambda line: line.bbox[3] if line.bbox else 0)
     assert title.bbox is not None
-    rule = _find_rule(mask[title.bbox[3] : top], left, right, height, settings)
+    # A photo's boxes of the cells may take in the table's top edge: look as far below their
+    # top as a rule may be thick.
+    below_top = top + round(settings.max_rule_height_ratio * height)
+    between = mask[title.bbox[3] : below_top]
+    rule = _find_rule(between, left, right, height, settings) or _dotted_rule(
+        between, left, right, height, settings
+    )
     if rule is None:
         return None
     x0, y0, x1, y1 = rule.bbox
