@@ -25,7 +25,7 @@ from detectors.fingerprint.page import fingerprint_page
 from detectors.model import Finding, Page, ScanReport, TextLine, Verdict
 from detectors.ocr import create_engine
 from detectors.ocr.base import OcrEngine
-from detectors.ocr.layout import reading_order
+from detectors.ocr.layout import TextBox, in_top_band, reading_order
 from detectors.policy import decide
 from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
@@ -153,20 +153,31 @@ class Scanner:
         if read_alike(page, box):
             inside.lines = lines_inside(page.lines, box)  # no OCR twice of the same pixels
         else:
-            self._read_again(inside, lines_inside(page.lines, box))
+            ocr = self.config.scan.ocr
+            whole = [ln for ln in page.lines if ln.bbox and in_top_band(ln.bbox, page.height, ocr)]
+            self._read_again(inside, lines_inside(page.lines, box), lines_inside(whole, box))
         return ScreenPage(box, inside)
 
-    def _read_again(self, inside: Page, screen_lines: list[TextLine]) -> None:
+    def _read_again(
+        self, inside: Page, screen_lines: list[TextLine], read_whole: list[TextLine]
+    ) -> None:
         """Read the page inside a screen at its own scale, where detection finds its small
         print. Recognition reads the same pixels at the same size either way, so a line the
         screen's reading already holds is taken from it (its text; the box is this pass's
-        finer one); only the lines that detection found anew are recognised."""
+        finer one); only the lines that detection found anew are recognised, and the lines
+        of the page's top band that the screen's reading narrowed (it read `read_whole` at
+        full size, its own top band): a marking atop a page mid-screen is read whole."""
         assert inside.image is not None
         boxes = self.engine.detect_lines(inside.image)
         if boxes is None:  # an engine without a separate detection pass
             self.read(inside)
             return
-        pairs = [(box, same_line(box.bbox, screen_lines)) for box in boxes]
+
+        def read_before(box: TextBox) -> TextLine | None:
+            top = in_top_band(box.bbox, inside.height, self.config.scan.ocr)
+            return same_line(box.bbox, read_whole if top else screen_lines)
+
+        pairs = [(box, read_before(box)) for box in boxes]
         fresh = [box for box, line in pairs if line is None]
         # The text of the screen's reading, the box of this finer detection.
         taken = [

@@ -194,6 +194,29 @@ def test_the_small_print_of_a_page_in_a_file_preview_is_read(config: ScanConfig)
         assert truth[0] <= x0 < x1 <= truth[2] and truth[1] <= y0 < y1 <= truth[3]
 
 
+def read_oa_pane(config: ScanConfig) -> tuple[Scanner, Page, ScreenPage, list[TextLine]]:
+    """The OA pane read as a screenshot: the scanner, the screen, the page inside it, and
+    the lines that the page inside recognised itself."""
+    screen, truth = oa_pane(30)
+    scanner = Scanner(config)
+    engine = scanner.engine
+    recognised: list[list[TextLine]] = []
+    read = engine.read
+
+    def keeping_read(image: np.ndarray, boxes: Lines = None) -> list[TextLine]:
+        lines = read(image, boxes)
+        recognised.append(lines)
+        return lines
+
+    engine.read = keeping_read  # type: ignore[method-assign]
+    page = Page(source="oa.png", number=1, image=screen, needs_ocr=True, is_capture=True)
+    scanner.read(page)
+    found = scanner.read_screen_page(page)
+    assert found is not None and close_to(found.box, truth)
+    _, anew = recognised
+    return scanner, page, found, anew
+
+
 def test_the_page_inside_recognises_only_the_lines_the_screen_did_not_read(
     config: ScanConfig,
 ) -> None:
@@ -201,28 +224,28 @@ def test_the_page_inside_recognises_only_the_lines_the_screen_did_not_read(
     it; only detection differs. So the second reading recognises the lines its finer detection
     found anew and takes the rest from the screen's reading: the same text, fewer lines
     recognised."""
-    screen, truth = oa_pane(30)
-    scanner = Scanner(config)
-    engine = scanner.engine
-    recognised: list[int] = []
-    read = engine.read
-
-    def counting_read(image: np.ndarray, boxes: Lines = None) -> list[TextLine]:
-        lines = read(image, boxes)
-        recognised.append(len(lines))
-        return lines
-
-    engine.read = counting_read  # type: ignore[method-assign]
-    page = Page(source="oa.png", number=1, image=screen, needs_ocr=True, is_capture=True)
-    scanner.read(page)
-    found = scanner.read_screen_page(page)
-    assert found is not None and close_to(found.box, truth)
-    _, anew = recognised
-    taken = len(found.page.lines) - anew
-    assert taken > anew  # most lines were read on the screen already
+    scanner, page, found, anew = read_oa_pane(config)
+    taken = len(found.page.lines) - len(anew)
+    assert taken > len(anew)  # most lines were read on the screen already
     fresh = page_inside(page, found.box)
     scanner.read(fresh)  # the page inside read whole, as before
     assert [ln.text for ln in found.page.lines] == [ln.text for ln in fresh.lines]
+
+
+def test_the_top_of_a_page_low_on_the_screen_is_read_at_full_size(config: ScanConfig) -> None:
+    """The screen's reading narrows every line below its own top band, where an OA pane's
+    page has its organ mark: the page inside reads the lines of its own top band again, at
+    full size, as it reads a page of its own; lines the screen read whole are taken."""
+    _, page, found, anew = read_oa_pane(config)
+    ratio = config.scan.ocr.priority_top_ratio
+    inside_top = [
+        ln for ln in found.page.lines if ln.bbox and ln.bbox[3] <= ratio * found.page.height
+    ]
+    narrowed = [
+        ln for ln in inside_top if ln.bbox and ln.bbox[1] + found.box[1] > ratio * page.height
+    ]
+    assert narrowed and all(any(ln is new for new in anew) for ln in narrowed)
+    assert len(anew) < len(found.page.lines)  # the body is still taken from the screen
 
 
 def test_the_surer_reading_of_screen_and_page_is_kept(config: ScanConfig) -> None:

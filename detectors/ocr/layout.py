@@ -67,9 +67,14 @@ class Priority(IntEnum):
     """Running text, in reading order, while the budget lasts."""
 
 
+def in_top_band(bbox: BBox, page_height: int, settings: OcrSettings) -> bool:
+    """Whether a line stands in the top band, which is read first and at full size."""
+    return (bbox[1] + bbox[3]) / 2 <= settings.priority_top_ratio * page_height
+
+
 def priority(box: TextBox, page_height: int, settings: OcrSettings) -> Priority:
     centre = (box.bbox[1] + box.bbox[3]) / 2
-    if centre <= settings.priority_top_ratio * page_height:
+    if in_top_band(box.bbox, page_height, settings):
         return Priority.TOP
     if box.chars <= settings.short_line_chars:
         return Priority.SHORT

@@ -38,7 +38,7 @@ from detectors.rules.document_header import numbered, telegram_fields
 from detectors.rules.handling_marking import any_marking
 from detectors.rules.seal import find_seals
 from detectors.vision.color import paper_color
-from detectors.vision.geometry import components
+from detectors.vision.geometry import centre_within, components
 
 NAME = "red_header"
 LABEL = "red_header"
@@ -224,13 +224,8 @@ def _off_seals(ctx: PageContext, lines: list[TextLine]) -> list[TextLine]:
     return [
         line
         for line in lines
-        if line.bbox is None or not any(_centre_inside(line.bbox, s.bbox) for s in seals)
+        if line.bbox is None or not any(centre_within(line.bbox, s.bbox) for s in seals)
     ]
-
-
-def _centre_inside(box: BBox, outer: BBox) -> bool:
-    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return outer[0] <= x <= outer[2] and outer[1] <= y <= outer[3]
 
 
 def _columns(ctx: PageContext, top: int, text_width: int) -> bool:
@@ -522,6 +517,12 @@ def _red_grid(mask: Mask, glyph_height: int) -> bool:
     """Red lines forming a frame or table (e-invoices, forms): long red runs both ways."""
     height, width = mask.shape
     least = _GRID_MIN_GLYPHS * glyph_height
+    # A frame's full rows and columns are as much red in the mask's own rows and columns:
+    # where two of each are not, no component can be a frame (labelling a page costs more).
+    rows = np.count_nonzero(mask, axis=1) >= _GRID_LINE_FILL * max(least, _GRID_MIN_SIDE * width)
+    cols = np.count_nonzero(mask, axis=0) >= _GRID_LINE_FILL * max(least, _GRID_MIN_SIDE * height)
+    if np.count_nonzero(rows) < 2 or np.count_nonzero(cols) < 2:
+        return False
     count, labels, stats = components(mask)
     for i in range(1, count):
         x, y, w, h, _ = stats[i]

@@ -129,3 +129,9 @@ def quad_bbox(quad: Quad, width: int, height: int) -> BBox:
     x0, y0 = np.floor(quad.min(axis=0)).astype(int)
     x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
     return (max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1)))
+
+
+def centre_within(inner: BBox, outer: BBox) -> bool:
+    """Whether the centre of box `inner` lies inside box `outer`."""
+    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]

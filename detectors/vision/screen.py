@@ -23,7 +23,7 @@ import numpy as np
 
 from detectors.config import ScreenPageSettings
 from detectors.model import BBox, Finding, Page, RgbImage, TextLine
-from detectors.vision.geometry import contours_of, scale_to_max_side
+from detectors.vision.geometry import centre_within, contours_of, scale_to_max_side
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _page_box(
     if not settings.min_area_ratio <= share <= settings.max_area_ratio:
         return None
     found = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
-    inside = sum(1 for line in lines if line.bbox is not None and _within(line.bbox, found))
+    inside = sum(1 for line in lines if line.bbox is not None and centre_within(line.bbox, found))
     return found if inside >= settings.min_lines else None
 
 
@@ -146,11 +146,6 @@ def _largest_rectangle(mask: np.ndarray, min_fill: float) -> tuple[int, int, int
     return None if best is None else best[1]
 
 
-def _within(inner: BBox, outer: BBox) -> bool:
-    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
-    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
-
-
 def page_inside(page: Page, box: BBox) -> Page:
     """The part of a page image inside `box` as a page of its own, to be read again: the
     screenshot's text detection saw the page's small print at the screen's scale, where a
@@ -186,7 +181,7 @@ def lines_inside(lines: list[TextLine], box: BBox) -> list[TextLine]:
             ),
         )
         for line in lines
-        if (b := line.bbox) is not None and _within(b, box)
+        if (b := line.bbox) is not None and centre_within(b, box)
     ]
 
 
