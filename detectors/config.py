@@ -54,6 +54,8 @@ class OcrSettings(_Frozen):
     orientation_max_side: int = Field(ge=320)
     tesseract_max_side: int = Field(ge=640)
     tesseract_psm: int = Field(ge=0, le=13)
+    lexicon_max_chars: int = Field(ge=1)
+    lexicon_max_loss: float = Field(ge=0)
 
 
 class ScreenPageSettings(_Frozen):
@@ -171,6 +173,14 @@ class Markings(_Frozen):
     classification: ClassificationMarkings
     handling: HandlingMarkings
     public_release: PublicRelease
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The fixed words of markings: levels, handling phrases and draft states."""
+        handling = self.handling
+        return tuple(
+            dict.fromkeys((*self.classification.levels, *handling.phrases, *handling.drafts))
+        )
 
 
 class DocNumber(_Frozen):

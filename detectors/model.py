@@ -54,6 +54,9 @@ class TextLine:
     slope: float = 0.0
     """How far the line's centre drops per pixel across (dy/dx): an OCR line of a page that
     is not quite level or lies in perspective runs across its box diagonally."""
+    alternatives: tuple[str, ...] = ()
+    """Marking words the recogniser nearly read here, in the line's text: 内部 for a far
+    shot's 山都 (`detectors.ocr.lexicon`); detectors trust them less than the text."""
 
 
 @dataclass

@@ -65,7 +65,8 @@ class Scanner:
     @property
     def engine(self) -> OcrEngine:
         if self._engine is None:
-            self._engine = create_engine(self.config.scan.ocr, self._engine_name)
+            words = self.config.markings.words
+            self._engine = create_engine(self.config.scan.ocr, self._engine_name, words)
         return self._engine
 
     def scan_path(self, path: str | os.PathLike[str]) -> ScanReport:

@@ -5,7 +5,7 @@ Neither package's pipeline class is used as is: an engine calls the three models
 detection, line recognition, direction classifier) itself so that detection runs on a small
 copy of the page and recognition reads crops of the full-resolution page under a character
 budget. A subclass only loads its package's models and calls them (`_detect_quads`,
-`_recognize_batch`, `_classify`); everything else is here.
+`_frames`, `_decode`, `_classify`); everything else is here.
 
 Recognition costs ~3.7 ms per character at full size on one core, in proportion to the
 input's height x width: lines outside the header are first read smaller and narrowed
@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -34,10 +35,12 @@ from detectors.ocr.layout import (
     ReadMode,
     TextBox,
     fast_mode,
+    in_top_band,
     plan_recognition,
     reading_order,
     text_box,
 )
+from detectors.ocr.lexicon import Frames, alternatives
 from detectors.vision.geometry import rotate_quarter, scale_to_max_side, to_gray, warp_quad
 
 _REC_MIN_WIDTH = 64
@@ -71,11 +74,16 @@ class PpOcrEngine:
     name: str
     rec_height: int | None = None
     """The recogniser's fixed input height, or None when it takes any height."""
+    alphabet: Sequence[str] = ()
+    """The recogniser's labels by index (0 the CTC blank); set by the subclass."""
 
-    def __init__(self, settings: OcrSettings) -> None:
+    def __init__(self, settings: OcrSettings, lexicon: Sequence[str] = ()) -> None:
+        """`lexicon`: marking words that short lines of the top band are also read as,
+        where the recogniser nearly saw them (`detectors.ocr.lexicon`)."""
         # OpenCV's own thread pool would compete with onnxruntime's for the worker's cores.
         cv2.setNumThreads(settings.threads)
         self._settings = settings
+        self._lexicon = tuple(lexicon)
         fast = fast_mode(settings)
         if self.rec_height is not None:
             fast = ReadMode(self.rec_height, fast.squeeze)
@@ -85,8 +93,12 @@ class PpOcrEngine:
         """Line quads found on a BGR image, in its pixels."""
         raise NotImplementedError
 
-    def _recognize_batch(self, batch: npt.NDArray[np.float32]) -> tuple[str, float]:
-        """Text and confidence of one (1, 3, H, W) recogniser input."""
+    def _frames(self, batch: npt.NDArray[np.float32]) -> Frames:
+        """The recogniser's (steps, alphabet) probabilities for one (1, 3, H, W) input."""
+        raise NotImplementedError
+
+    def _decode(self, frames: Frames) -> tuple[str, float]:
+        """Text and confidence of the recogniser's output, by its package's decoder."""
         raise NotImplementedError
 
     def _classify(self, pieces: list[npt.NDArray[np.uint8]]) -> Votes:
@@ -106,24 +118,52 @@ class PpOcrEngine:
         for line in plan:
             if not budget.take(line.cost):
                 continue
-            text, score = self._read_line(_crop(bgr, line.box), line, budget)
+            frames, text, score = self._read_line(_crop(bgr, line.box), line, budget)
             if text and score >= self._settings.min_line_confidence:
                 box = line.box
-                lines.append(TextLine(text, bbox=box.bbox, confidence=score, slope=box.slope))
+                alternatives = self._alternatives(frames, text, line, image.shape[0])
+                lines.append(
+                    TextLine(
+                        text,
+                        bbox=box.bbox,
+                        confidence=score,
+                        slope=box.slope,
+                        alternatives=alternatives,
+                    )
+                )
         return reading_order(lines, lambda line: line.bbox)
 
     def _read_line(
         self, crop: npt.NDArray[np.uint8], line: PlannedLine, budget: Budget
-    ) -> tuple[str, float]:
-        """Text and confidence of one line; a doubtful fast reading is redone at full size.
+    ) -> tuple[Frames, str, float]:
+        """The recogniser's output for one line, and its text and confidence; a doubtful fast
+        reading is redone at full size.
 
         Redone at once, before more lines are read: a line read right is worth more than
         another line read wrong (an ID number with merged digits is no ID number).
         """
-        text, score = self._recognize(crop, line.mode)
+        frames = self._frames(_rec_input(crop, line.mode))
+        text, score = self._decode(frames)
         if line.mode != FULL and _needs_full_size(text, score) and budget.take(line.box.chars):
-            text, score = self._recognize(crop, FULL)
-        return text.strip(), score
+            frames = self._frames(_rec_input(crop, FULL))
+            text, score = self._decode(frames)
+        return frames, text.strip(), score
+
+    def _alternatives(
+        self, frames: Frames, text: str, line: PlannedLine, page_height: int
+    ) -> tuple[str, ...]:
+        """Marking words nearly read on a short line of the top band (read at full size)."""
+        settings = self._settings
+        short = len("".join(text.split())) <= settings.lexicon_max_chars
+        if not (self._lexicon and short and in_top_band(line.box.bbox, page_height, settings)):
+            return ()
+        return alternatives(
+            frames, self.alphabet, self._index, self._lexicon, settings.lexicon_max_loss
+        )
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.alphabet)}
 
     def orientation(self, image: RgbImage, boxes: Lines = None) -> int:
         """Quarter turn from the shape of detected lines, half turn from the direction model.
@@ -163,7 +203,7 @@ class PpOcrEngine:
         return [text_box(np.asarray(q, dtype=np.float32) / scale, width, height) for q in quads]
 
     def _recognize(self, crop: npt.NDArray[np.uint8], mode: ReadMode) -> tuple[str, float]:
-        return self._recognize_batch(_rec_input(crop, mode))
+        return self._decode(self._frames(_rec_input(crop, mode)))
 
     def _upside_down(self, pieces: Sequence[npt.NDArray[np.uint8]]) -> bool:
         """Whether the pieces of text are upside down: the direction model's vote, or when

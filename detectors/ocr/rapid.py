@@ -6,6 +6,7 @@ The models ship inside the `rapidocr_onnxruntime` wheel; the pipeline around the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
 from rapidocr_onnxruntime.utils import read_yaml
 
 from detectors.config import OcrSettings
+from detectors.ocr.lexicon import Frames
 from detectors.ocr.ppocr import PpOcrEngine, Quads, Votes
 
 
@@ -26,20 +28,23 @@ class RapidOcrEngine(PpOcrEngine):
 
     name = "rapidocr"
 
-    def __init__(self, settings: OcrSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: OcrSettings, lexicon: Sequence[str] = ()) -> None:
+        super().__init__(settings, lexicon)
         config = _model_config(settings.threads)
         self._det = TextDetector(config["Det"])
         self._cls = TextClassifier(config["Cls"])
         self._rec = TextRecognizer(config["Rec"])
+        self.alphabet = self._rec.postprocess_op.character
 
     def _detect_quads(self, bgr: npt.NDArray[np.uint8]) -> Quads | None:
         quads, _ = self._det(bgr)
         return quads
 
-    def _recognize_batch(self, batch: npt.NDArray[np.float32]) -> tuple[str, float]:
-        preds = self._rec.session(batch)[0]
-        text, score = self._rec.postprocess_op(preds)[0]
+    def _frames(self, batch: npt.NDArray[np.float32]) -> Frames:
+        return np.asarray(self._rec.session(batch)[0], dtype=np.float32)[0]
+
+    def _decode(self, frames: Frames) -> tuple[str, float]:
+        text, score = self._rec.postprocess_op(frames[None])[0]
         return str(text), float(score)
 
     def _classify(self, pieces: list[npt.NDArray[np.uint8]]) -> Votes:

@@ -11,6 +11,7 @@ narrowed first, not smaller.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from rapidocr.utils.parse_parameters import ParseParams
 
 from detectors.config import OcrSettings
 from detectors.ocr.layout import NATIVE_HEIGHT
+from detectors.ocr.lexicon import Frames
 from detectors.ocr.ppocr import PpOcrEngine, Quads, Votes
 
 MODELS = {
@@ -41,20 +43,24 @@ class RapidOcr3Engine(PpOcrEngine):
     name = "rapidocr3"
     rec_height = NATIVE_HEIGHT
 
-    def __init__(self, settings: OcrSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: OcrSettings, lexicon: Sequence[str] = ()) -> None:
+        super().__init__(settings, lexicon)
         # The package logs every model it loads at INFO on its own stderr handler.
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)
         config = _model_config(settings.threads)
         self._det = TextDetector(config.Det)
         self._cls = TextClassifier(config.Cls)
         self._rec = TextRecognizer(config.Rec)
+        self.alphabet = self._rec.postprocess_op.character
 
     def _detect_quads(self, bgr: npt.NDArray[np.uint8]) -> Quads | None:
         return self._det(bgr).boxes
 
-    def _recognize_batch(self, batch: npt.NDArray[np.float32]) -> tuple[str, float]:
-        lines, _ = self._rec.postprocess_op(self._rec.session(batch))
+    def _frames(self, batch: npt.NDArray[np.float32]) -> Frames:
+        return np.asarray(self._rec.session(batch), dtype=np.float32)[0]
+
+    def _decode(self, frames: Frames) -> tuple[str, float]:
+        lines, _ = self._rec.postprocess_op(frames[None])
         text, score = lines[0]
         return str(text), float(score)
 

@@ -8,6 +8,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
+
+from detectors.model import Finding
+
+ALTERNATIVE_FACTOR = 0.85
+"""Confidence kept by a marking found in a line's alternative reading (`TextLine.alternatives`),
+not in its text: the recogniser saw the word, but read something else first."""
+
+
+def nearly_read(finding: Finding, alternative: str) -> Finding:
+    """`finding`, made from the line's alternative reading `alternative`: trusted less, and
+    saying what it was read as."""
+    return replace(
+        finding,
+        confidence=finding.confidence * ALTERNATIVE_FACTOR,
+        details={**finding.details, "nearly_read": alternative},
+    )
+
 
 # Punctuation and separators that never make a line "prose". NFKC has already folded
 # full-width forms (，：（） etc.) into ASCII where Unicode defines a compatibility form.

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from detectors.config import ClassificationMarkings, Headers, ScanConfig
 from detectors.context import PageContext
-from detectors.model import BBox, Finding
-from detectors.rules._text import alternation, char_class, leftover, normalize
+from detectors.model import BBox, Finding, TextLine
+from detectors.rules._text import alternation, char_class, leftover, nearly_read, normalize
 
 NAME = "classification_marking"
 
@@ -104,9 +104,7 @@ def marking_pattern(markings: ClassificationMarkings) -> re.Pattern[str]:
 
 
 def detect(ctx: PageContext) -> list[Finding]:
-    config: ScanConfig = ctx.config
-    patterns = _patterns(config.markings.classification, config.headers)
-    max_extra = config.scan.layout.alone_max_extra_chars
+    patterns = _patterns(ctx.config.markings.classification, ctx.config.headers)
     findings = []
     cells = ctx.field_values(patterns.label)
     values = {id(value) for value in cells.values()}
@@ -114,39 +112,66 @@ def detect(ctx: PageContext) -> list[Finding]:
         if id(line) in values:
             continue  # read with its label
         value = cells.get(id(line))
-        text = normalize(line.text) + (f"：{normalize(value.text)}" if value else "")
-        if not text:
-            continue
-        side = [m.span() for m in patterns.companions.finditer(text)]
-        for pattern, confidence, needs_top, extra in (
-            (patterns.starred, 0.97, False, max_extra),
-            (patterns.field, 0.93, False, max_extra),
-            (patterns.misread_star, 0.9, False, max_extra),
-            (patterns.no_star, 0.85, True, max_extra),
-            (patterns.misread_level, 0.8, True, max_extra),
-            (patterns.misread_field, 0.8, False, max_extra),
-            (patterns.dropped_glyph, 0.75, True, 0),
-            # A bare level word must stand quite alone: 第三章　秘密 is a chapter title.
-            (patterns.bare, config.markings.classification.bare_level_confidence, True, 0),
-        ):
-            match = pattern.search(text)
-            if match is None or leftover(text, [match.span(), *side]) > extra:
-                continue
-            if needs_top and not (ctx.in_top_zone(line) and ctx.in_left_zone(line)):
-                continue
-            read = min(line.confidence, value.confidence) if value else line.confidence
-            evidence = line.text.strip() + (f" {value.text.strip()}" if value else "")
-            findings.append(
-                ctx.finding(
-                    NAME,
-                    _level(match.group("level"), config.markings.classification.levels),
-                    confidence * min(1.0, 0.5 + read),
-                    evidence,
-                    _union(line.bbox, value.bbox) if value else line.bbox,
-                )
-            )
-            break
+        (read, _), *nearly = _readings(line, value)
+        finding = _finding(ctx, patterns, line, value, read)
+        for text, alternative in nearly if finding is None else ():
+            finding = _finding(ctx, patterns, line, value, text)
+            if finding is not None:
+                finding = nearly_read(finding, alternative)
+                break
+        if finding is not None:
+            findings.append(finding)
     return findings
+
+
+def _readings(line: TextLine, value: TextLine | None) -> list[tuple[str, str]]:
+    """The line with its field's value as read, then as the recogniser nearly read either:
+    (text, the alternative reading it takes)."""
+    field = f"：{normalize(value.text)}" if value else ""
+    readings = [(normalize(line.text) + field, line.text)]
+    readings += [(normalize(alt) + field, alt) for alt in line.alternatives]
+    if value is not None:
+        readings += [
+            (f"{normalize(line.text)}：{normalize(alt)}", alt) for alt in value.alternatives
+        ]
+    return readings
+
+
+def _finding(
+    ctx: PageContext, patterns: _Patterns, line: TextLine, value: TextLine | None, text: str
+) -> Finding | None:
+    """The marking `text` (the line and its field's value) makes, by the surest pattern."""
+    if not text:
+        return None
+    config: ScanConfig = ctx.config
+    max_extra = config.scan.layout.alone_max_extra_chars
+    side = [m.span() for m in patterns.companions.finditer(text)]
+    for pattern, confidence, needs_top, extra in (
+        (patterns.starred, 0.97, False, max_extra),
+        (patterns.field, 0.93, False, max_extra),
+        (patterns.misread_star, 0.9, False, max_extra),
+        (patterns.no_star, 0.85, True, max_extra),
+        (patterns.misread_level, 0.8, True, max_extra),
+        (patterns.misread_field, 0.8, False, max_extra),
+        (patterns.dropped_glyph, 0.75, True, 0),
+        # A bare level word must stand quite alone: 第三章　秘密 is a chapter title.
+        (patterns.bare, config.markings.classification.bare_level_confidence, True, 0),
+    ):
+        match = pattern.search(text)
+        if match is None or leftover(text, [match.span(), *side]) > extra:
+            continue
+        if needs_top and not (ctx.in_top_zone(line) and ctx.in_left_zone(line)):
+            continue
+        read = min(line.confidence, value.confidence) if value else line.confidence
+        evidence = line.text.strip() + (f" {value.text.strip()}" if value else "")
+        return ctx.finding(
+            NAME,
+            _level(match.group("level"), config.markings.classification.levels),
+            confidence * min(1.0, 0.5 + read),
+            evidence,
+            _union(line.bbox, value.bbox) if value else line.bbox,
+        )
+    return None
 
 
 def _union(a: BBox | None, b: BBox | None) -> BBox | None:

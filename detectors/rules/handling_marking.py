@@ -14,7 +14,7 @@ from functools import lru_cache
 from detectors.config import ClassificationMarkings, HandlingMarkings, Headers, Markings, ScanConfig
 from detectors.context import PageContext
 from detectors.model import Finding, TextLine
-from detectors.rules._text import alternation, leftover, normalize
+from detectors.rules._text import alternation, leftover, nearly_read, normalize
 from detectors.rules.classification_marking import marking_pattern
 
 NAME = "handling_marking"
@@ -122,12 +122,30 @@ def detect(ctx: PageContext) -> list[Finding]:
     findings: list[Finding] = []
     misreads = config.markings.handling.misreads
     for line in ctx.page.lines:
-        text = normalize(line.text)
-        for misread, word in misreads:
-            text = text.replace(misread, word)
+        text = _folded(line.text, misreads)
         if text:
-            findings += _line_findings(ctx, line, text, patterns)
+            findings += _line_findings(ctx, line, text, patterns) or _nearly_read(
+                ctx, line, patterns, misreads
+            )
     return findings
+
+
+def _folded(text: str, misreads: tuple[tuple[str, str], ...]) -> str:
+    text = normalize(text)
+    for misread, word in misreads:
+        text = text.replace(misread, word)
+    return text
+
+
+def _nearly_read(
+    ctx: PageContext, line: TextLine, patterns: _Patterns, misreads: tuple[tuple[str, str], ...]
+) -> list[Finding]:
+    """The markings of the first alternative reading of the line that has any, trusted less."""
+    for alternative in line.alternatives:
+        found = _line_findings(ctx, line, _folded(alternative, misreads), patterns)
+        if found:
+            return [nearly_read(f, alternative) for f in found]
+    return []
 
 
 def _line_findings(
