@@ -348,7 +348,13 @@ def _faint_rule(
     faint = ctx.faint_red_mask
     if faint is None:
         return None
-    band = faint.view(np.uint8)[:band_height]
+    return _solid_or_dotted_rule(faint.view(np.uint8)[:band_height], left, right, height, settings)
+
+
+def _solid_or_dotted_rule(
+    band: Mask, left: int, right: int, height: int, settings: RedHeaderSettings
+) -> _Rule | None:
+    """The rule in the band, whole or as the dots a monitor's moiré leaves of it."""
     return _find_rule(band, left, right, height, settings) or _dotted_rule(
         band, left, right, height, settings
     )
@@ -492,10 +498,7 @@ def _telegram(
     # A photo's boxes of the cells may take in the table's top edge: look as far below their
     # top as a rule may be thick.
     below_top = top + round(settings.max_rule_height_ratio * height)
-    between = mask[title.bbox[3] : below_top]
-    rule = _find_rule(between, left, right, height, settings) or _dotted_rule(
-        between, left, right, height, settings
-    )
+    rule = _solid_or_dotted_rule(mask[title.bbox[3] : below_top], left, right, height, settings)
     if rule is None:
         return None
     x0, y0, x1, y1 = rule.bbox
