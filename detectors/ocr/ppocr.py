@@ -26,12 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.config import OcrSettings
-from detectors.model import RgbImage, TextLine
-from detectors.ocr.base import Lines
+from detectors.model import BBox, RgbImage, TextLine
+from detectors.ocr.base import Decided, Lines
 from detectors.ocr.layout import (
     FULL,
     Budget,
     PlannedLine,
+    Priority,
     ReadMode,
     TextBox,
     fast_mode,
@@ -41,7 +42,13 @@ from detectors.ocr.layout import (
     text_box,
 )
 from detectors.ocr.lexicon import Frames, alternatives
-from detectors.vision.geometry import rotate_quarter, scale_to_max_side, to_gray, warp_quad
+from detectors.vision.geometry import (
+    GrayImage,
+    rotate_quarter,
+    scale_to_max_side,
+    to_gray,
+    warp_quad,
+)
 
 _REC_MIN_WIDTH = 64
 """RapidOCR pads every crop to 320 px; short crops read as well at their own width, faster."""
@@ -108,14 +115,21 @@ class PpOcrEngine:
     def detect_lines(self, image: RgbImage) -> list[TextBox]:
         return self.detect(image, self._settings.det_max_side)
 
-    def read(self, image: RgbImage, boxes: Lines = None) -> list[TextLine]:
+    def read(
+        self, image: RgbImage, boxes: Lines = None, decided: Decided | None = None
+    ) -> list[TextLine]:
         if boxes is None:
             boxes = self.detect_lines(image)
         plan = plan_recognition(boxes, image.shape[0], self._settings, fast=self._fast)
         bgr = _model_input(image)
         budget = Budget(self._settings.rec_char_budget)
-        lines = []
+        lines: list[TextLine] = []
+        asked = decided is None
         for line in plan:
+            if not asked and line.priority is Priority.BODY:
+                asked = True
+                if decided is not None and decided(reading_order(lines, _bbox)):
+                    budget.left = min(budget.left, self._settings.decided_body_chars)
             if not budget.take(line.cost):
                 continue
             frames, text, score = self._read_line(_crop(bgr, line.box), line, budget)
@@ -131,7 +145,7 @@ class PpOcrEngine:
                         alternatives=alternatives,
                     )
                 )
-        return reading_order(lines, lambda line: line.bbox)
+        return reading_order(lines, _bbox)
 
     def _read_line(
         self, crop: npt.NDArray[np.uint8], line: PlannedLine, budget: Budget
@@ -195,8 +209,9 @@ class PpOcrEngine:
 
     def detect(self, image: RgbImage, max_side: int) -> list[TextBox]:
         """Line boxes found on a copy of the image scaled to `max_side`, in image pixels."""
-        small, scale = scale_to_max_side(image, max_side)
-        quads = self._detect_quads(_model_input(small))
+        # Grey before shrinking: a third of the pixels to average (the model reads grey).
+        small, scale = scale_to_max_side(to_gray(image), max_side)
+        quads = self._detect_quads(_three_channels(small))
         if quads is None or len(quads) == 0:
             return []
         height, width = image.shape[:2]
@@ -221,6 +236,10 @@ class PpOcrEngine:
         return bool(turned > upright)
 
 
+def _bbox(line: TextLine) -> BBox | None:
+    return line.bbox
+
+
 def _model_input(image: RgbImage) -> npt.NDArray[np.uint8]:
     """The picture as the models are given it: its luminance, in all three channels.
 
@@ -229,7 +248,11 @@ def _model_input(image: RgbImage) -> npt.NDArray[np.uint8]:
     (one 2026 monitor photo: 2 lines read in colour, 10 in luminance). Luminance keeps the
     strokes, red ink's too (luma about 90 on paper white), and drops the colour noise. Grey
     in three channels is the same in RGB and BGR order."""
-    return np.asarray(cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    return _three_channels(to_gray(image))
+
+
+def _three_channels(gray: GrayImage) -> npt.NDArray[np.uint8]:
+    return np.asarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 
 
 def _crop(
