@@ -130,8 +130,8 @@ def _moved(boxes: Sequence[TextBox] | None, mapping: Affine, onto: RgbImage) -> 
 
 def find_page(image: RgbImage, settings: VisionSettings) -> Quad | None:
     """Corners of the page in `image`, or None when no convincing outline is found."""
-    small, scale = scale_to_max_side(to_gray(image), settings.find_max_side)
-    gray = np.asarray(cv2.GaussianBlur(small, (5, 5), 0), dtype=np.uint8)
+    small, scale = scale_to_max_side(image, settings.find_max_side)
+    gray = np.asarray(cv2.GaussianBlur(to_gray(small), (5, 5), 0), dtype=np.uint8)
     candidates = [*_edge_quads(gray), *_bright_quads(gray)]
     plausible = [q for q in candidates if _is_page(q, gray, settings)]
     if not plausible:
