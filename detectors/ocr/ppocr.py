@@ -42,13 +42,7 @@ from detectors.ocr.layout import (
     text_box,
 )
 from detectors.ocr.lexicon import Frames, alternatives
-from detectors.vision.geometry import (
-    GrayImage,
-    rotate_quarter,
-    scale_to_max_side,
-    to_gray,
-    warp_quad,
-)
+from detectors.vision.geometry import rotate_quarter, scale_to_max_side, to_gray, warp_quad
 
 _REC_MIN_WIDTH = 64
 """RapidOCR pads every crop to 320 px; short crops read as well at their own width, faster."""
@@ -124,11 +118,11 @@ class PpOcrEngine:
         bgr = _model_input(image)
         budget = Budget(self._settings.rec_char_budget)
         lines: list[TextLine] = []
-        asked = decided is None
+        asked = False
         for line in plan:
-            if not asked and line.priority is Priority.BODY:
-                asked = True
-                if decided is not None and decided(reading_order(lines, _bbox)):
+            if decided is not None and not asked and line.priority is Priority.BODY:
+                asked = True  # once, before the body: what was read so far is all but it
+                if decided(reading_order(lines, _bbox)):
                     budget.left = min(budget.left, self._settings.decided_body_chars)
             if not budget.take(line.cost):
                 continue
@@ -209,9 +203,8 @@ class PpOcrEngine:
 
     def detect(self, image: RgbImage, max_side: int) -> list[TextBox]:
         """Line boxes found on a copy of the image scaled to `max_side`, in image pixels."""
-        # Grey before shrinking: a third of the pixels to average (the model reads grey).
-        small, scale = scale_to_max_side(to_gray(image), max_side)
-        quads = self._detect_quads(_three_channels(small))
+        small, scale = scale_to_max_side(image, max_side)
+        quads = self._detect_quads(_model_input(small))
         if quads is None or len(quads) == 0:
             return []
         height, width = image.shape[:2]
@@ -248,11 +241,7 @@ def _model_input(image: RgbImage) -> npt.NDArray[np.uint8]:
     (one 2026 monitor photo: 2 lines read in colour, 10 in luminance). Luminance keeps the
     strokes, red ink's too (luma about 90 on paper white), and drops the colour noise. Grey
     in three channels is the same in RGB and BGR order."""
-    return _three_channels(to_gray(image))
-
-
-def _three_channels(gray: GrayImage) -> npt.NDArray[np.uint8]:
-    return np.asarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    return np.asarray(cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 
 
 def _crop(
