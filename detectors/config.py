@@ -44,6 +44,7 @@ class OcrSettings(_Frozen):
     threads: int = Field(ge=1)
     det_max_side: int = Field(ge=320)
     rec_char_budget: int = Field(ge=50)
+    decided_body_chars: int = Field(ge=0)
     min_line_confidence: float = Field(ge=0, le=1)
     tesseract_lang: str
     priority_top_ratio: float = Field(ge=0, le=1)
@@ -51,6 +52,7 @@ class OcrSettings(_Frozen):
     short_line_chars: int = Field(ge=1)
     fast_rec_height: int = Field(ge=16, le=48)
     fast_rec_squeeze: float = Field(gt=0, le=1)
+    long_rec_squeeze: float = Field(gt=0, le=1)
     orientation_max_side: int = Field(ge=320)
     tesseract_max_side: int = Field(ge=640)
     tesseract_psm: int = Field(ge=0, le=13)

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from detectors.config import ScanConfig
 from detectors.model import BBox, Finding, Page, TextLine
 from detectors.rules._text import normalize
+from detectors.vision.color import Colors, colors, red_in
 
 _RED_LINE_INK_SHARE = 0.06
 _RULE_SHARE = 0.8
@@ -64,13 +65,17 @@ class PageContext:
         moiré. Only shapes that red's own tests accept count from it."""
         return self._red_from(self.config.scan.red.faint_min_saturation)
 
-    def _red_from(self, min_saturation: int) -> npt.NDArray[np.bool_] | None:
+    @cached_property
+    def _colors(self) -> Colors | None:
         if self.page.image is None:
             return None
-        from detectors.vision.color import red_mask
+        return colors(self.page.image, self.config.scan.red.max_white_balance_gain)
 
+    def _red_from(self, min_saturation: int) -> npt.NDArray[np.bool_] | None:
+        if self._colors is None:
+            return None
         red = self.config.scan.red.model_copy(update={"min_saturation": min_saturation})
-        return red_mask(self.page.image, red)
+        return red_in(self._colors, red)
 
     def is_red(self, line: TextLine) -> bool:
         """Whether a line is printed in red: from the format's colour, else from the image."""

@@ -29,3 +29,14 @@ def decide(findings: Iterable[Finding], policy: Policy) -> Verdict:
         lowered = Verdict(max(verdict - release.lower_by, Verdict.LOW))
         verdict = min(verdict, max(lowered, Verdict.parse(release.floor)))
     return verdict
+
+
+def deciding_detectors(policy: Policy, detectors: Iterable[str]) -> tuple[str, ...]:
+    """The detectors that give the loudest verdict on their own: once one of them has fired
+    (and is not lowered as published), no other finding can make the page louder."""
+    alone = {
+        rule.when[0].split(":")[0]
+        for rule in policy.rules
+        if len(rule.when) == 1 and Verdict.parse(rule.verdict) is Verdict.CRITICAL
+    }
+    return tuple(name for name in detectors if name in alone)

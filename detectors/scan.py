@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -24,9 +24,9 @@ from detectors.fingerprint import KnownDocuments, KnownMatch
 from detectors.fingerprint.page import fingerprint_page
 from detectors.model import Finding, Page, ScanReport, TextLine, Verdict
 from detectors.ocr import create_engine
-from detectors.ocr.base import OcrEngine
+from detectors.ocr.base import Decided, OcrEngine
 from detectors.ocr.layout import TextBox, in_top_band, reading_order
-from detectors.policy import decide
+from detectors.policy import decide, deciding_detectors
 from detectors.registry import ENCRYPTED, INCOMPLETE, KNOWN_DOCUMENT, PAGE_DETECTORS
 from detectors.vision.capture import prepare_capture
 from detectors.vision.screen import (
@@ -119,10 +119,11 @@ class Scanner:
 
     def read_pages(self, data: bytes, filename: str) -> Iterator[Page]:
         """The pages of a file, read (OCR'd where needed) but not judged: what registering a
-        document fingerprints. Raises `ScanError` for input that cannot be read."""
+        document fingerprints, so every page is read whole. Raises `ScanError` for input that
+        cannot be read."""
         ctx = self._extract_context()
         for page in extract_pages(data, filename, ctx):
-            self.read(page)
+            self.read(page, whole=True)
             yield page
 
     def _extract_context(self) -> ExtractContext:
@@ -132,15 +133,33 @@ class Scanner:
             decode_min_side=self.config.scan.vision.decode_min_side,
         )
 
-    def read(self, page: Page) -> None:
-        """Fill `page.lines` by OCR where the page has no text layer."""
+    def read(self, page: Page, *, whole: bool = False) -> None:
+        """Fill `page.lines` by OCR where the page has no text layer; unless `whole`, the
+        body of a page that its first lines already decide is read only in part."""
         if not page.needs_ocr or page.image is None:
             return
         boxes = None
         if page.is_capture:
             capture = prepare_capture(page.image, self.engine, self.config.scan.vision)
             page.image, boxes = capture.image, capture.boxes
-        page.lines = self.engine.read(page.image, boxes)
+        page.lines = self.engine.read(page.image, boxes, None if whole else self._decided(page))
+
+    def _decided(self, page: Page, before: Sequence[TextLine] = ()) -> Decided:
+        """Whether lines read of `page` (with the lines `before` already known of it) decide
+        its verdict: a detector that alone makes a page critical fires on them."""
+        deciding = deciding_detectors(self.config.policy, PAGE_DETECTORS)
+
+        def decided(lines: list[TextLine]) -> bool:
+            draft = replace(page, lines=reading_order([*before, *lines], lambda ln: ln.bbox))
+            ctx = PageContext(page=draft, config=self.config)
+            try:
+                findings = [f for name in deciding for f in PAGE_DETECTORS[name](ctx)]
+            except Exception:  # the page's own detection will report it; read the page whole
+                log.exception("deciding on %s page %d failed", page.source, page.number)
+                return False
+            return decide(findings, self.config.policy) is Verdict.CRITICAL
+
+        return decided
 
     def read_screen_page(self, page: Page) -> ScreenPage | None:
         """The document page inside a screenshot (a file preview, an OA pane, a website), read
@@ -184,7 +203,8 @@ class Scanner:
         taken = [
             replace(line, bbox=box.bbox, slope=box.slope) for box, line in pairs if line is not None
         ]
-        read = self.engine.read(inside.image, fresh) if fresh else []
+        decided = self._decided(inside, taken)
+        read = self.engine.read(inside.image, fresh, decided) if fresh else []
         inside.lines = reading_order([*dict.fromkeys([*taken, *read])], lambda ln: ln.bbox)
 
     def detect_page(

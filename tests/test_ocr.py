@@ -208,13 +208,18 @@ def test_plan_puts_header_short_lines_and_colophon_before_body(config: ScanConfi
     assert priority(body[0], 1400, settings) is Priority.BODY
     plan = plan_recognition(boxes, 1400, settings)
     assert [line.box for line in plan] == [top, short, colophon, *body]  # body in reading order
+    assert [line.priority for line in plan[:3]] == [Priority.TOP, Priority.SHORT, Priority.BOTTOM]
     assert plan[0].mode == FULL  # the header is read at full size
-    assert all(line.mode == fast_mode(settings) for line in plan[1:])
+    assert plan[1].mode == fast_mode(settings)  # a short line: maybe a field or a marking
+    long = ReadMode(settings.fast_rec_height, settings.long_rec_squeeze)
+    assert all(line.mode == long for line in plan[2:])  # prose: narrowed further
     assert plan[1].cost < plan[1].box.chars  # fast reading costs less than full size
+    assert plan[3].cost < fast_mode(settings).cost(plan[3].box.chars)
     # A recogniser of one input height (PP-OCRv6: 48 px) is only narrowed.
     narrow = ReadMode(FULL.height, settings.fast_rec_squeeze)
     narrowed = plan_recognition(boxes, 1400, settings, fast=narrow)
-    assert narrowed[0].mode == FULL and all(line.mode == narrow for line in narrowed[1:])
+    assert narrowed[0].mode == FULL and narrowed[1].mode == narrow
+    assert all(line.mode.height == FULL.height for line in narrowed[2:])
     assert plan[1].cost < narrowed[1].cost < narrowed[1].box.chars
 
 

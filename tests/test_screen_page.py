@@ -18,7 +18,7 @@ from vision_synth import BLACK, SANS, font, render_official_page
 
 from detectors import ScanConfig, Scanner
 from detectors.model import BBox, Finding, Page, TextLine
-from detectors.ocr.base import Lines
+from detectors.ocr.base import Decided, Lines
 from detectors.vision.screen import (
     ScreenPage,
     find_screen_page,
@@ -203,8 +203,10 @@ def read_oa_pane(config: ScanConfig) -> tuple[Scanner, Page, ScreenPage, list[Te
     recognised: list[list[TextLine]] = []
     read = engine.read
 
-    def keeping_read(image: np.ndarray, boxes: Lines = None) -> list[TextLine]:
-        lines = read(image, boxes)
+    def keeping_read(
+        image: np.ndarray, boxes: Lines = None, decided: Decided | None = None
+    ) -> list[TextLine]:
+        lines = read(image, boxes, decided)
         recognised.append(lines)
         return lines
 
@@ -224,6 +226,9 @@ def test_the_page_inside_recognises_only_the_lines_the_screen_did_not_read(
     it; only detection differs. So the second reading recognises the lines its finer detection
     found anew and takes the rest from the screen's reading: the same text, fewer lines
     recognised."""
+    # The pane shows a marking: read its body whole, so that two readings compare line by line.
+    ocr = config.scan.ocr.model_copy(update={"decided_body_chars": config.scan.ocr.rec_char_budget})
+    config = config.model_copy(update={"scan": config.scan.model_copy(update={"ocr": ocr})})
     scanner, page, found, anew = read_oa_pane(config)
     taken = len(found.page.lines) - len(anew)
     assert taken > len(anew)  # most lines were read on the screen already

@@ -8,7 +8,7 @@ budget.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TypeVar
 
@@ -110,6 +110,7 @@ def fast_mode(settings: OcrSettings) -> ReadMode:
 class PlannedLine:
     box: TextBox
     mode: ReadMode
+    priority: Priority
 
     @property
     def cost(self) -> float:
@@ -126,17 +127,19 @@ def plan_recognition(
     """Every line, most needed first: by priority, then in reading order.
 
     The top band is read at full size, everything else in the fast mode first (`fast`, by
-    default `fast_mode(settings)`: an engine whose recogniser takes one height only narrows).
+    default `fast_mode(settings)`: an engine whose recogniser takes one height only narrows),
+    long lines (running text, the colophon) narrowed further: a short line outside the top
+    band may be a field or a marking, a long one is prose.
     """
     ordered = reading_order(boxes, lambda b: b.bbox)
     ranked = sorted(
-        enumerate(ordered), key=lambda item: (priority(item[1], page_height, settings), item[0])
+        ((priority(box, page_height, settings), index, box) for index, box in enumerate(ordered)),
+        key=lambda item: (item[0], item[1]),
     )
     fast = fast or fast_mode(settings)
-    return [
-        PlannedLine(box, FULL if priority(box, page_height, settings) is Priority.TOP else fast)
-        for _, box in ranked
-    ]
+    long = replace(fast, squeeze=settings.long_rec_squeeze)
+    modes = {Priority.TOP: FULL, Priority.SHORT: fast, Priority.BOTTOM: long, Priority.BODY: long}
+    return [PlannedLine(box, modes[rank], rank) for rank, _, box in ranked]
 
 
 @dataclass

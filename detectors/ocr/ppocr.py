@@ -26,12 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.config import OcrSettings
-from detectors.model import RgbImage, TextLine
-from detectors.ocr.base import Lines
+from detectors.model import BBox, RgbImage, TextLine
+from detectors.ocr.base import Decided, Lines
 from detectors.ocr.layout import (
     FULL,
     Budget,
     PlannedLine,
+    Priority,
     ReadMode,
     TextBox,
     fast_mode,
@@ -108,14 +109,21 @@ class PpOcrEngine:
     def detect_lines(self, image: RgbImage) -> list[TextBox]:
         return self.detect(image, self._settings.det_max_side)
 
-    def read(self, image: RgbImage, boxes: Lines = None) -> list[TextLine]:
+    def read(
+        self, image: RgbImage, boxes: Lines = None, decided: Decided | None = None
+    ) -> list[TextLine]:
         if boxes is None:
             boxes = self.detect_lines(image)
         plan = plan_recognition(boxes, image.shape[0], self._settings, fast=self._fast)
         bgr = _model_input(image)
         budget = Budget(self._settings.rec_char_budget)
-        lines = []
+        lines: list[TextLine] = []
+        asked = False
         for line in plan:
+            if decided is not None and not asked and line.priority is Priority.BODY:
+                asked = True  # once, before the body: what was read so far is all but it
+                if decided(reading_order(lines, _bbox)):
+                    budget.left = min(budget.left, self._settings.decided_body_chars)
             if not budget.take(line.cost):
                 continue
             frames, text, score = self._read_line(_crop(bgr, line.box), line, budget)
@@ -131,7 +139,7 @@ class PpOcrEngine:
                         alternatives=alternatives,
                     )
                 )
-        return reading_order(lines, lambda line: line.bbox)
+        return reading_order(lines, _bbox)
 
     def _read_line(
         self, crop: npt.NDArray[np.uint8], line: PlannedLine, budget: Budget
@@ -219,6 +227,10 @@ class PpOcrEngine:
         upright = np.mean([self._recognize(p, FULL)[1] for p in sample])
         turned = np.mean([self._recognize(rotate_quarter(p, 180), FULL)[1] for p in sample])
         return bool(turned > upright)
+
+
+def _bbox(line: TextLine) -> BBox | None:
+    return line.bbox
 
 
 def _model_input(image: RgbImage) -> npt.NDArray[np.uint8]:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from detectors.config import OcrSettings
 from detectors.model import BBox, RgbImage, TextLine
-from detectors.ocr.base import Lines
+from detectors.ocr.base import Decided, Lines
 from detectors.ocr.layout import reading_order
 from detectors.vision.color import white_balance
 from detectors.vision.geometry import GrayImage, rotate_quarter, scale_to_max_side
@@ -46,7 +46,10 @@ class TesseractEngine:
     def detect_lines(self, image: RgbImage) -> Lines:
         return None  # Tesseract finds its lines as it reads them
 
-    def read(self, image: RgbImage, boxes: Lines = None) -> list[TextLine]:
+    def read(
+        self, image: RgbImage, boxes: Lines = None, decided: Decided | None = None
+    ) -> list[TextLine]:
+        """The whole page in one Tesseract pass: `decided` is never asked (nothing to save)."""
         small, scale = scale_to_max_side(ink_gray(image), self._settings.tesseract_max_side)
         data = pytesseract.image_to_data(
             Image.fromarray(small),

@@ -15,6 +15,8 @@ wall around it is not, and then the window stays where it is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -33,12 +35,32 @@ _PAPER_PERCENTILE = 90
 """Bright pixels stand for the paper; the top few percent may be highlights."""
 
 
+@dataclass(frozen=True)
+class Colors:
+    """A picture's white-balanced colours as the red tests read them, computed once for the
+    page's red and its faint red."""
+
+    hue: npt.NDArray[np.int16]
+    """Signed around red (`_signed_hue`)."""
+    saturation: npt.NDArray[np.uint8]
+    value: npt.NDArray[np.uint8]
+
+
+def colors(image: RgbImage, max_white_balance_gain: float) -> Colors:
+    balanced = white_balance(image, max_white_balance_gain)
+    hsv = np.asarray(cv2.cvtColor(balanced, cv2.COLOR_RGB2HSV), dtype=np.uint8)
+    return Colors(_signed_hue(hsv[..., 0]), hsv[..., 1], hsv[..., 2])
+
+
 def red_mask(image: RgbImage, settings: RedSettings) -> BoolMask:
     """True where the (white-balanced) page shows seal or header red."""
-    balanced = white_balance(image, settings.max_white_balance_gain)
-    hsv = np.asarray(cv2.cvtColor(balanced, cv2.COLOR_RGB2HSV), dtype=np.uint8)
-    hue = _signed_hue(hsv[..., 0])
-    vivid = (hsv[..., 1] >= settings.min_saturation) & (hsv[..., 2] >= settings.min_value)
+    return red_in(colors(image, settings.max_white_balance_gain), settings)
+
+
+def red_in(picture: Colors, settings: RedSettings) -> BoolMask:
+    """`red_mask` of a picture's colours (`settings.max_white_balance_gain` was theirs)."""
+    hue = picture.hue
+    vivid = (picture.saturation >= settings.min_saturation) & (picture.value >= settings.min_value)
     low, high = settings.hue_high_min - _HUE_TURN, settings.hue_low_max
     shift = _ink_shift(hue, vivid, low, high, settings)
     return np.asarray(vivid & (hue >= low + shift) & (hue <= high + shift))
