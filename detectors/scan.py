@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 from detectors.config import ScanConfig
@@ -144,10 +145,18 @@ class Scanner:
             page.image, boxes = capture.image, capture.boxes
         page.lines = self.engine.read(page.image, boxes, None if whole else self._decided(page))
 
-    def _decided(self, page: Page, before: Sequence[TextLine] = ()) -> Decided:
+    @cached_property
+    def _deciding(self) -> tuple[str, ...]:
+        """The page detectors whose finding alone makes a page critical (by the policy)."""
+        return deciding_detectors(self.config.policy, PAGE_DETECTORS)
+
+    def _decided(self, page: Page, before: Sequence[TextLine] = ()) -> Decided | None:
         """Whether lines read of `page` (with the lines `before` already known of it) decide
-        its verdict: a detector that alone makes a page critical fires on them."""
-        deciding = deciding_detectors(self.config.policy, PAGE_DETECTORS)
+        its verdict: a detector that alone makes a page critical fires on them. None when
+        the policy has no such detector: nothing can decide a page early."""
+        deciding = self._deciding
+        if not deciding:
+            return None
 
         def decided(lines: list[TextLine]) -> bool:
             draft = replace(page, lines=reading_order([*before, *lines], lambda ln: ln.bbox))
